@@ -1,0 +1,6 @@
+"""All tables, one module per area; importing this package registers them on ``metadata``."""
+
+from marque.adapters.db.metadata import metadata
+from marque.adapters.db.tables import auth, catalog
+
+__all__ = ["auth", "catalog", "metadata"]

@@ -1,0 +1,54 @@
+"""SQLAlchemy unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from marque.adapters.db.repositories.auth import SqlAuthRepository
+from marque.adapters.db.repositories.catalog import SqlCatalogRepository
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+        self._engine = engine
+        self._readonly = readonly
+        self._conn: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._conn
+
+    def __enter__(self) -> Self:
+        conn = self._engine.connect()
+        if self._readonly:
+            conn = conn.execution_options(marque_readonly=True)
+        conn.begin()
+        self._conn = conn
+        self.catalog = SqlCatalogRepository(conn)
+        self.auth = SqlAuthRepository(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.conn
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()

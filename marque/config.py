@@ -1,0 +1,79 @@
+"""The one settings object. Built by ``bootstrap``, never at import time.
+
+Every field is read from an environment variable prefixed ``MARQUE_`` (see
+docs/operations.md for the full table).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARQUE_", extra="ignore")
+
+    env: Environment = Field(Environment.DEV, description="dev, test or production")
+    database_url: str = Field(
+        "sqlite:///./var/marque.db",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    host: str = Field("127.0.0.1", description="Address `marque serve` binds to")
+    port: int = Field(8000, description="Port `marque serve` listens on")
+    public_url: str = Field("", description="Base URL printed and used in links; default http://host:port")
+    secret_key: str = Field(DEV_SECRET, description="Signs CSRF tokens and webhook secrets")
+    sandbox: bool = Field(True, description="Sandbox SMS and payment providers and their read-back endpoints")
+    default_locale: str = Field("zh-CN", description="Language when the caller states none")
+    db_pool_size: int = Field(10, description="Connections per process (PostgreSQL)")
+    db_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
+    log_level: str = Field("INFO", description="Python logging level")
+    log_json: bool = Field(True, description="One JSON object per log line")
+    token_ttl_seconds: int = Field(7 * 24 * 3600, description="Lifetime of API bearer tokens and page sessions")
+    sms_code_ttl_seconds: int = Field(300, description="How long an SMS sign-in code stays valid")
+    sms_code_interval_seconds: int = Field(60, description="Minimum time between two codes to one phone")
+    sms_codes_per_phone_per_hour: int = Field(5, description="Codes one phone may request per hour")
+    sms_codes_per_client_per_hour: int = Field(20, description="Codes one client address may request per hour")
+    login_failures_before_lockout: int = Field(5, description="Wrong codes or passwords before a lockout")
+    lockout_seconds: int = Field(900, description="How long a phone, username or address stays locked out")
+    cookie_secure: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS)")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            problems = []
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                problems.append("MARQUE_SECRET_KEY must be set to 32+ random characters")
+            if self.sandbox:
+                problems.append("MARQUE_SANDBOX must be false in production")
+            if not self.cookie_secure:
+                problems.append("MARQUE_COOKIE_SECURE must be true in production")
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)

@@ -1,0 +1,47 @@
+"""The FastAPI application: API under /api/v1, pages at /, ops endpoints at the root."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from marque import __version__
+from marque.bootstrap import Container
+from marque.entrypoints.api.observability import Metrics, RequestContextMiddleware
+from marque.entrypoints.api.problems import install_problem_handlers
+from marque.entrypoints.api.routers import auth, catalog, health, sandbox
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="marque",
+        version=__version__,
+        summary="Direct-to-consumer sales and after-sales for an electric-vehicle maker",
+        description=(
+            "Errors are RFC 9457 problem+json with a stable `code`. "
+            "Send `Accept-Language: zh-CN` or `en`. Money is `{amount, currency}` in minor units."
+        ),
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.container = container
+    app.state.metrics = Metrics()
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(catalog.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(sandbox.router, prefix="/api/v1")
+
+    from marque.entrypoints.web import pages
+
+    pages.install(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=app.state.metrics,
+        default_locale=container.settings.default_locale,
+    )
+    return app

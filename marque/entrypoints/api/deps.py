@@ -1,0 +1,88 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the container, the language, the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from marque.bootstrap import Container
+from marque.domain.errors import Forbidden, Unauthenticated
+from marque.domain.identity import ANONYMOUS, Actor, Role
+from marque.i18n import Translator
+from marque.services import auth as auth_service
+
+
+def get_container(request: Request) -> Container:
+    container = request.app.state.container
+    assert isinstance(container, Container)
+    return container
+
+
+def get_translator(request: Request) -> Translator:
+    translator = getattr(request.state, "translator", None)
+    if isinstance(translator, Translator):
+        return translator
+    return Translator(get_container(request).settings.default_locale)
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+TranslatorDep = Annotated[Translator, Depends(get_translator)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def get_actor(request: Request, container: ContainerDep) -> Actor:
+    """The caller: from a bearer token, else from the page session cookie, else anonymous.
+
+    A token that is present but unknown, expired or revoked is an error, never anonymous.
+    """
+    cached = getattr(request.state, "actor", None)
+    if isinstance(cached, Actor):
+        return cached
+    token = bearer_token(request)
+    if token is not None:
+        actor = auth_service.authenticate_token(container, token)
+    else:
+        actor = auth_service.actor_from_session_cookie(container, request.cookies) or ANONYMOUS
+    request.state.actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_customer(actor: ActorDep) -> Actor:
+    if actor.is_customer:
+        return actor
+    if actor.is_staff:
+        raise Forbidden()
+    raise Unauthenticated()
+
+
+def require_staff(*roles: Role) -> Callable[[Actor], Actor]:
+    """A dependency admitting staff holding any of ``roles`` (any staff when none given)."""
+
+    wanted = frozenset(roles)
+
+    def dependency(actor: ActorDep) -> Actor:
+        if not actor.is_staff:
+            if actor.is_customer:
+                raise Forbidden()
+            raise Unauthenticated()
+        if wanted and not actor.has_any(wanted):
+            raise Forbidden()
+        return actor
+
+    return dependency
+
+
+CustomerDep = Annotated[Actor, Depends(require_customer)]
+StaffDep = Annotated[Actor, Depends(require_staff())]

@@ -1,0 +1,7 @@
+"""Placeholder: server-rendered pages are installed here."""
+
+from fastapi import FastAPI
+
+
+def install(app: FastAPI) -> None:
+    return None

@@ -1,0 +1,37 @@
+"""The unit-of-work port: one transaction per use case, committed only by the use case.
+
+Repositories never commit. A use case does ``with uow_factory() as uow: ...; uow.commit()``;
+leaving the block without ``commit()`` rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from marque.services.auth_ports import AuthRepository
+    from marque.services.catalog_ports import CatalogRepository
+
+
+class UnitOfWork(Protocol):
+    catalog: CatalogRepository
+    auth: AuthRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+#: Builds a fresh unit of work; ``readonly=True`` lets the adapter skip write locks.
+UnitOfWorkFactory = Callable[..., UnitOfWork]
