@@ -110,9 +110,7 @@ class InvalidTransition(Conflict):
 
     default_code = ErrorCode.INVALID_TRANSITION
     title = N_("Not allowed in the current state")
-    default_message = N_(
-        "Cannot {event} while {subject} is {state}; allowed now: {allowed}."
-    )
+    default_message = N_("Cannot {event} while {subject} is {state}; allowed now: {allowed}.")
 
     def __init__(
         self,
@@ -176,7 +174,12 @@ class RateLimited(MarqueError):
     expose = True
 
     def __init__(
-        self, message: str | None = None, *, retry_after: int, code: str | None = None, **params: Any
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        **params: Any,
     ) -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, code=code, retry_after=self.retry_after, **params)
@@ -190,7 +193,12 @@ class Unavailable(MarqueError):
     expose = True
 
     def __init__(
-        self, message: str | None = None, *, retry_after: int = 1, code: str | None = None, **params: Any
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 1,
+        code: str | None = None,
+        **params: Any,
     ) -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, code=code, retry_after=self.retry_after, **params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from marque.domain.errors import MarqueError, N_
+from marque.domain.errors import N_, MarqueError
 
 #: Minor units per major unit for the currencies marque prices in.
 MINOR_UNITS: Final[dict[str, int]] = {"CNY": 100, "EUR": 100, "USD": 100, "HKD": 100}
