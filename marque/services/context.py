@@ -17,7 +17,11 @@ from marque.services.unit_of_work import UnitOfWork
 
 class AppContext(Protocol):
     settings: Settings
-    clock: Callable[[], datetime]
     sms: SmsSender
+
+    # A read-only member: mypy does not match a dataclass field of callable type
+    # against a settable protocol attribute.
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...

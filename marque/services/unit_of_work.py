@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 
 class UnitOfWork(Protocol):
-    catalog: CatalogRepository
-    auth: AuthRepository
+    # Read-only members, so that an adapter's concrete repository types satisfy them.
+    @property
+    def catalog(self) -> CatalogRepository: ...
+
+    @property
+    def auth(self) -> AuthRepository: ...
 
     def __enter__(self) -> Self: ...
 
