@@ -161,6 +161,8 @@ def render(
         "sandbox": settings.sandbox,
         "languages": language_links(request, lang_path),
         "current_path": request.url.path,
+        # Where sign-in returns to: this page, unless it answers a form POST.
+        "return_path": request.url.path if request.method == "GET" else "/",
     }
     values.update(context)
     body = env.get_template(template).render(values)

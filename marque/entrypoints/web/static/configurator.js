@@ -148,14 +148,25 @@
     });
   }
 
+  /* Keep the address and the language switch on the current choice, so that a reload,
+     a shared link or a change of language shows the same configuration. */
+  function rememberChoiceInLinks() {
+    var base = form.getAttribute("action");
+    var query = new URLSearchParams(new FormData(form)).toString();
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", base + "?" + query);
+    }
+    document.querySelectorAll(".lang-switch a[hreflang]").forEach(function (link) {
+      var lang = "lang=" + encodeURIComponent(link.getAttribute("hreflang"));
+      link.setAttribute("href", base + "?" + (query ? query + "&" : "") + lang);
+    });
+  }
+
   function onChange() {
     var choice = currentChoice();
     showAvailability(choice);
     showTerms(choice.trim);
-    if (window.history && window.history.replaceState) {
-      var query = new URLSearchParams(new FormData(form)).toString();
-      window.history.replaceState(null, "", form.getAttribute("action") + "?" + query);
-    }
+    rememberChoiceInLinks();
     window.clearTimeout(timer);
     timer = window.setTimeout(requestPrice, 120);
   }
