@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import make_url
 
 from marque.adapters.db import migrate as migrations
 from marque.bootstrap import bootstrap
 from marque.config import Settings
 from marque.domain.errors import MarqueError
 from marque.domain.identity import Role
+from marque.entrypoints.api.observability import configure_logging
 
 app = typer.Typer(
     help="marque: direct-to-consumer EV sales and after-sales. "
@@ -21,14 +24,27 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+log = logging.getLogger("marque.cli")
 
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as exc:
         console.print(f"[red]Invalid settings:[/red] {exc}")
         raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _say(settings: Settings, message: str, **fields: str) -> None:
+    """Tell the operator: one JSON log line when logs are JSON, else plain console lines."""
+    if settings.log_json:
+        log.info(message, extra={f"ctx_{key}": value for key, value in fields.items()})
+        return
+    console.print(message)
+    for key, value in fields.items():
+        console.print(f"  {key + ':':<10}{value}")
 
 
 @app.command()
@@ -43,7 +59,8 @@ def migrate(
             migrations.downgrade(container.engine, revision)
         else:
             migrations.upgrade(container.engine, revision)
-        console.print(f"schema at {migrations.current_revision(container.engine) or 'base'}")
+        revision = migrations.current_revision(container.engine) or "base"
+        _say(container.settings, f"schema at {revision}", revision=revision)
     finally:
         container.close()
 
@@ -56,7 +73,10 @@ def seed_demo() -> None:
     container = bootstrap(_settings())
     try:
         created = seed_demo_catalog(container.uow(), container.clock())
-        console.print("demo catalogue loaded" if created else "demo catalogue already present")
+        _say(
+            container.settings,
+            "demo catalogue loaded" if created else "demo catalogue already present",
+        )
     finally:
         container.close()
 
@@ -119,11 +139,15 @@ def serve(
     os.environ["MARQUE_HOST"] = host
     os.environ["MARQUE_PORT"] = str(port)
     base = settings.public_url.rstrip("/") or f"http://{host}:{port}"
-    console.print(f"[bold]marque[/bold] on {settings.database_url}")
-    console.print(f"  pages:    {base}/")
-    console.print(f"  staff:    {base}/staff")
-    console.print(f"  API docs: {base}/docs")
-    console.print(f"  OpenAPI:  {base}/openapi.json")
+    _say(
+        settings,
+        f"marque on {make_url(settings.database_url).render_as_string(hide_password=True)}",
+        pages=f"{base}/",
+        staff=f"{base}/staff",
+        api_docs=f"{base}/docs",
+        openapi=f"{base}/openapi.json",
+        sandbox="on" if settings.sandbox else "off",
+    )
     uvicorn.run(
         "marque.entrypoints.asgi:create",
         factory=True,

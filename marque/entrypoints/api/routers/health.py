@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from marque.domain.errors import Unavailable
+from marque.domain.errors import N_, Unavailable
 from marque.entrypoints.api.deps import ContainerDep
 
 router = APIRouter(tags=["ops"])
@@ -28,7 +28,11 @@ def readyz(container: ContainerDep) -> dict[str, str]:
         with container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready"
-        raise Unavailable(retry_after=5, code="ops.database_unreachable") from exc
+        raise Unavailable(
+            N_("The database cannot be reached. Please try again in {retry_after} seconds."),
+            retry_after=5,
+            code="ops.database_unreachable",
+        ) from exc
     return {"status": "ready", "database": container.engine.dialect.name}
 
 
