@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,11 @@ from marque.domain.catalog import (
 from marque.domain.errors import NotFound
 from marque.services.catalog_ports import CatalogRepository
 from marque.services.context import AppContext
+
+#: What a model or configuration code can look like; anything else cannot exist, so it is
+#: refused before it reaches the database (PostgreSQL rejects e.g. NUL characters outright).
+MODEL_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+CONFIGURATION_CODE = re.compile(r"CFG-[A-Z2-7]{10}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ def list_models(ctx: AppContext, now: datetime | None = None) -> list[ModelOffer
 def get_model(ctx: AppContext, model_code: str, now: datetime | None = None) -> ModelOffer:
     """One model with its price book and deposit terms in force, or NotFound."""
     moment = now or ctx.clock()
+    if not MODEL_CODE.fullmatch(model_code):
+        raise unknown_model(model_code)
     with ctx.uow(readonly=True) as uow:
         model = uow.catalog.get_model(model_code)
         offer = None if model is None else offer_for(uow.catalog, model, moment)
@@ -83,6 +91,8 @@ def configure(
     Raises NotFound for an unknown model and ValidationFailed listing every broken rule.
     """
     now = ctx.clock()
+    if not MODEL_CODE.fullmatch(model_code):
+        raise unknown_model(model_code)
     with ctx.uow() as uow:
         model = uow.catalog.get_model(model_code)
         offer = None if model is None else offer_for(uow.catalog, model, now)
@@ -101,8 +111,10 @@ def configure(
 
 
 def get_configuration(ctx: AppContext, code: str) -> PricedConfiguration:
-    with ctx.uow(readonly=True) as uow:
-        found = uow.catalog.get_configuration(code)
+    found = None
+    if CONFIGURATION_CODE.fullmatch(code):
+        with ctx.uow(readonly=True) as uow:
+            found = uow.catalog.get_configuration(code)
     if found is None:
         raise NotFound(
             MESSAGES[CatalogErrorCode.UNKNOWN_CONFIGURATION],

@@ -150,3 +150,21 @@ def test_a_new_price_book_reprices_the_same_code(
     stored = catalog_service.get_configuration(frozen, first.configuration.code)
     assert stored.price_book_code == raised.code
     assert stored.total_price == Money.of_major(215_000, "CNY")
+
+
+@pytest.mark.parametrize("code", ["a\x00b", "", "x" * 200, "arc;drop"])
+def test_a_model_code_that_cannot_exist_is_not_found_without_a_database_error(
+    container: Container, code: str
+) -> None:
+    with pytest.raises(NotFound):
+        catalog_service.get_model(container, code)
+    with pytest.raises(NotFound):
+        catalog_service.configure(container, code, "standard", [])
+
+
+@pytest.mark.parametrize("code", ["CFG-\x00AAAAAAAAA", "cfg-aaaaaaaaaa", "CFG-AAAAAAAAAAA"])
+def test_a_configuration_code_that_cannot_exist_is_not_found(
+    container: Container, code: str
+) -> None:
+    with pytest.raises(NotFound):
+        catalog_service.get_configuration(container, code)
