@@ -60,7 +60,7 @@ def migrate(
         else:
             migrations.upgrade(container.engine, revision)
         revision = migrations.current_revision(container.engine) or "base"
-        _say(container.settings, f"schema at {revision}", revision=revision)
+        _say(container.settings, f"schema at {revision}")
     finally:
         container.close()
 
