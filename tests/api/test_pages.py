@@ -240,10 +240,14 @@ def test_customer_signs_in_with_the_sandbox_sms_code_and_signs_out(live_server: 
             "/signin/code", data={"csrf_token": csrf_token(form), "phone": phone}
         )
         sms = client.get("/api/v1/sandbox/sms", params={"phone": phone}).json()["items"][0]
+        too_soon = client.post(
+            "/signin/code",
+            data={"csrf_token": csrf_token(code_step), "phone": phone, "resend": "1"},
+        )
         wrong = client.post(
             "/signin",
             data={
-                "csrf_token": csrf_token(code_step),
+                "csrf_token": csrf_token(too_soon),
                 "phone": phone,
                 "code": "000000" if sms["code"] != "000000" else "111111",
             },
@@ -261,6 +265,9 @@ def test_customer_signs_in_with_the_sandbox_sms_code_and_signs_out(live_server: 
 
     assert code_step.status_code == 200
     assert f"/api/v1/sandbox/sms?phone={phone}" in code_step.text
+    assert too_soon.status_code == 429
+    assert int(too_soon.headers["retry-after"]) > 0
+    assert 'name="code"' in too_soon.text, "the code already sent can still be entered"
     assert wrong.status_code == 401
     assert "The code is wrong" in text_of(wrong)
     assert signed_in.status_code == 303

@@ -200,3 +200,22 @@ def test_buyer_configures_a_founders_edition_sees_a_refused_option_and_signs_in(
     expect(page.get_by_test_id("signed-in-as")).to_contain_text(f"{phone[:3]}****{phone[-4:]}")
     shoot(page, "signed-in-zh-CN", full_page=False)
     context.close()
+
+
+def test_configurator_prices_the_chosen_trim_without_javascript(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    with live_server.client(headers={"Accept-Language": "en"}) as api:
+        catalogue = Catalogue(api)
+        plain = catalogue.price([]).json()
+    context = browser.new_context(locale="en-GB", viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(f"{live_server.base_url}/models/{catalogue.code}")
+    page.locator(f'input[name="trim"][value="{catalogue.trim["code"]}"]').check()
+    page.get_by_role("button", name="Update price").click()
+
+    expect(page).to_have_url(re.compile(rf"trim={re.escape(catalogue.trim['code'])}"))
+    expect(page.get_by_test_id("total-price")).to_have_text(money(plain["total_price"]))
+    expect(page.locator("#config-code")).to_have_text(plain["code"])
+    context.close()

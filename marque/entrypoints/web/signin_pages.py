@@ -99,6 +99,7 @@ def send_code(
     request: Request,
     phone: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    resend: Annotated[str, Form()] = "",
 ) -> Response:
     container = container_of(request)
     target = safe_next(next)
@@ -106,7 +107,23 @@ def send_code(
         sent = auth_service.request_sms_code(
             container, phone, client_ip(request), translator_of(request).locale
         )
-    except (ValidationFailed, RateLimited) as exc:
+    except RateLimited as exc:
+        if resend:  # too soon for another code: the one already sent still works
+            return _form_error(
+                request,
+                exc,
+                "signin.html",
+                lang_path="/signin",
+                step="code",
+                sent=False,
+                phone=phone,
+                sandbox_url=_sandbox_url(phone),
+                next=target,
+            )
+        return _form_error(
+            request, exc, "signin.html", lang_path="/signin", step="phone", phone=phone, next=target
+        )
+    except ValidationFailed as exc:
         return _form_error(
             request, exc, "signin.html", lang_path="/signin", step="phone", phone=phone, next=target
         )
