@@ -192,12 +192,24 @@ def normalise_username(raw: str) -> str:
     return raw.strip().lower()
 
 
+def is_valid_username(username: str) -> bool:
+    return _USERNAME.fullmatch(username) is not None
+
+
+def attempt_subject(username: str) -> str:
+    """What failed staff sign-ins are counted under: the username, or, for input that cannot
+    be a username (too long, control characters), a fixed-size digest of it."""
+    if is_valid_username(username):
+        return username
+    return "invalid:" + hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:40]
+
+
 def staff_account_violations(
     username: str, password: str, roles: Iterable[Role]
 ) -> list[Violation]:
     """Every rule a new or updated staff account breaks (empty when it is fine)."""
     found: list[Violation] = []
-    if not _USERNAME.fullmatch(username):
+    if not is_valid_username(username):
         found.append(
             Violation(
                 AuthErrorCode.USERNAME_INVALID, AuthMessage.USERNAME_INVALID, pointer="/username"
@@ -319,7 +331,9 @@ __all__ = [
     "SmsCodePolicy",
     "codes_match",
     "hash_sms_code",
+    "attempt_subject",
     "hash_token",
+    "is_valid_username",
     "is_well_formed_code",
     "lockout_wait",
     "mask_phone",

@@ -33,6 +33,7 @@ from marque.domain.auth import (
     AuthErrorCode,
     AuthMessage,
     SmsCodePolicy,
+    attempt_subject,
     codes_match,
     hash_sms_code,
     is_well_formed_code,
@@ -262,19 +263,22 @@ def login_staff(
 ) -> IssuedToken:
     """Exchange a staff username and password (argon2) for a token carrying the staff roles."""
     username = normalise_username(username)
+    subject = attempt_subject(username)
     client = client_ip or UNKNOWN_CLIENT
     token_kind = TokenKind(kind)
     policy = lockout_policy(ctx)
     with ctx.uow() as uow:
         repo = uow.auth
         now = ctx.clock()
-        credentials = repo.staff_by_username(username, for_update=True)
-        refuse_if_locked_out(repo, policy, AttemptAction.STAFF_LOGIN_FAILED, username, client, now)
+        credentials = (
+            repo.staff_by_username(username, for_update=True) if subject == username else None
+        )
+        refuse_if_locked_out(repo, policy, AttemptAction.STAFF_LOGIN_FAILED, subject, client, now)
         stored_hash = credentials.password_hash if credentials else _dummy_hash()
         valid = _password_matches(stored_hash, password)
         if credentials is None or not valid or not credentials.account.active:
             locked = record_failure(
-                repo, policy, AttemptAction.STAFF_LOGIN_FAILED, username, client, now
+                repo, policy, AttemptAction.STAFF_LOGIN_FAILED, subject, client, now
             )
             uow.commit()
             if locked is not None:

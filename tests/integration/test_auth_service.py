@@ -415,6 +415,15 @@ def test_wrong_password_and_unknown_user_are_refused_alike(container: Container)
     assert refused[0][0] == AuthErrorCode.CREDENTIALS_INVALID
 
 
+@pytest.mark.parametrize("username", ["nul\x00byte", "x" * 63 + "\u0130", "王芳", " "])
+def test_input_that_cannot_be_a_username_is_refused_like_a_wrong_password(
+    container: Container, username: str
+) -> None:
+    with pytest.raises(Unauthenticated) as caught:
+        auth.login_staff(container, username, "whatever12", client_address())
+    assert caught.value.code == AuthErrorCode.CREDENTIALS_INVALID
+
+
 def test_wrong_passwords_lock_the_username_out(container: Container) -> None:
     username = new_staff(container, [Role.ADMIN])
     limit = container.settings.login_failures_before_lockout
