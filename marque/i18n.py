@@ -10,7 +10,7 @@ missing or empty translation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,7 +65,7 @@ def normalise(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
     return default
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale: str) -> Mapping[str, str]:
     """msgid -> msgstr for one locale, merged from every .po file of that locale."""
     merged: dict[str, str] = {}

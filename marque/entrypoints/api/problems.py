@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marque.domain.errors import (
+    N_,
     ErrorCode,
     MarqueError,
-    N_,
     RateLimited,
     Unavailable,
     ValidationFailed,
