@@ -18,23 +18,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from marque.domain.catalog.deposit_terms import (
+    BreachRemedy,
+    DepositKind,
+    DepositTerms,
+    RefundableUntil,
+)
+from marque.domain.catalog.rules import EARNEST_CAP_PERCENT
 from marque.domain.errors import N_
 from marque.domain.money import Money
 from marque.domain.orders import HOLDING, OrderStatus
-
-EARNEST_CAP_PERCENT: Final = 20
-
-
-class DepositKind(StrEnum):
-    INTENT = "intent"  # 意向金
-    EARNEST = "earnest"  # 定金
-    ADVANCE = "advance"  # 订金
-
-
-class RefundableUntil(StrEnum):
-    LOCK = "lock"  # refundable until the order locks (plus any cooling-off)
-    ALWAYS = "always"
-    NEVER = "never"  # non-refundable from payment (still subject to cooling-off and breach)
 
 
 class RefundRule(StrEnum):
@@ -64,6 +57,21 @@ class DepositPolicy:
     cooling_off_hours_after_lock: int = 0
     auto_lock_after_hours: int | None = None
     refund_within_days: int = 7
+    breach_remedy: BreachRemedy = BreachRemedy.REFUND
+
+    @classmethod
+    def from_terms(cls, terms: DepositTerms) -> DepositPolicy:
+        """The refund-relevant reading of the terms document the buyer accepted."""
+        rules = terms.rules
+        return cls(
+            kind=terms.kind,
+            amount=terms.amount,
+            refundable_until=rules.refundable_until,
+            cooling_off_hours_after_lock=rules.cooling_off_hours_after_lock,
+            auto_lock_after_hours=rules.auto_lock_after_hours,
+            refund_within_days=rules.refund_within_days,
+            breach_remedy=rules.maker_breach.remedy,
+        )
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,9 @@ def refund_quote(policy: DepositPolicy, facts: OrderFacts, now: datetime) -> Ref
         return quote(RefundRule.NOT_CANCELLABLE, zero)
 
     if facts.breach is not None:
-        if policy.kind is DepositKind.EARNEST:
+        # Earnest money is returned twice over by law (art. 587) whatever the terms say;
+        # other kinds get what the terms promise, at least the deposit itself.
+        if policy.kind is DepositKind.EARNEST or policy.breach_remedy is BreachRemedy.DOUBLE:
             return quote(
                 RefundRule.DOUBLE_FOR_MAKER_BREACH,
                 held,
@@ -197,6 +207,7 @@ def refund_quote(policy: DepositPolicy, facts: OrderFacts, now: datetime) -> Ref
 
 __all__ = [
     "BreachKind",
+    "BreachRemedy",
     "DepositKind",
     "DepositPolicy",
     "EARNEST_CAP_PERCENT",
