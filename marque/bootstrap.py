@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from marque.adapters.db.engine import make_engine
 from marque.adapters.db.unit_of_work import SqlUnitOfWork
 from marque.adapters.notify.sms import SandboxSmsSender
 from marque.config import Settings
+from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
 
 
@@ -22,7 +23,17 @@ class Container:
     engine: Engine
     clock: Callable[[], datetime]
     sms: SmsSender
+    payment_providers: Mapping[str, PaymentProvider] = field(default_factory=dict)
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def payments(self) -> PaymentProvider:
+        """The provider new payments go to (``MARQUE_PAYMENT_PROVIDER``)."""
+        name = self.settings.payment_provider
+        try:
+            return self.payment_providers[name]
+        except KeyError:
+            raise RuntimeError(f"payment provider {name!r} is not configured") from None
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, readonly=readonly)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     public_url: str = Field("", description="Base URL printed and used in links; default http://host:port")
     secret_key: str = Field(DEV_SECRET, description="Signs CSRF tokens and webhook secrets")
     sandbox: bool = Field(True, description="Sandbox SMS and payment providers and their read-back endpoints")
+    payment_provider: str = Field("sandbox", description="Provider new payments go to")
     default_locale: str = Field("zh-CN", description="Language when the caller states none")
     db_pool_size: int = Field(10, description="Connections per process (PostgreSQL)")
     db_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")

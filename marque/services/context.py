@@ -6,11 +6,12 @@ Services depend on this protocol, never on bootstrap or on an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from marque.config import Settings
+from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
 from marque.services.unit_of_work import UnitOfWork
 
@@ -18,6 +19,11 @@ from marque.services.unit_of_work import UnitOfWork
 class AppContext(Protocol):
     settings: Settings
     sms: SmsSender
+    #: Providers by name (the webhook path names one); ``payments`` is the default one.
+    payment_providers: Mapping[str, PaymentProvider]
+
+    @property
+    def payments(self) -> PaymentProvider: ...
 
     # A read-only member: mypy does not match a dataclass field of callable type
     # against a settable protocol attribute.
