@@ -91,7 +91,7 @@ class MarqueError(Exception):
 
 class NotFound(MarqueError):
     status = 404
-    default_code = ErrorCode.NOT_FOUND
+    default_code: ClassVar[str] = ErrorCode.NOT_FOUND
     title = N_("Not found")
     default_message = N_("The requested resource does not exist.")
     expose = True
@@ -99,7 +99,7 @@ class NotFound(MarqueError):
 
 class Conflict(MarqueError):
     status = 409
-    default_code = ErrorCode.CONFLICT
+    default_code: ClassVar[str] = ErrorCode.CONFLICT
     title = N_("Conflict")
     default_message = N_("The request conflicts with the current state.")
     expose = True
@@ -108,7 +108,7 @@ class Conflict(MarqueError):
 class InvalidTransition(Conflict):
     """A state machine was asked for an event its current state does not allow."""
 
-    default_code = ErrorCode.INVALID_TRANSITION
+    default_code: ClassVar[str] = ErrorCode.INVALID_TRANSITION
     title = N_("Not allowed in the current state")
     default_message = N_("Cannot {event} while {subject} is {state}; allowed now: {allowed}.")
 
@@ -132,7 +132,7 @@ class InvalidTransition(Conflict):
 
 class ValidationFailed(MarqueError):
     status = 422
-    default_code = ErrorCode.VALIDATION
+    default_code: ClassVar[str] = ErrorCode.VALIDATION
     title = N_("Validation failed")
     default_message = N_("The request breaks {count} rule(s).")
     expose = True
@@ -152,7 +152,7 @@ class ValidationFailed(MarqueError):
 
 class Unauthenticated(MarqueError):
     status = 401
-    default_code = ErrorCode.UNAUTHENTICATED
+    default_code: ClassVar[str] = ErrorCode.UNAUTHENTICATED
     title = N_("Sign-in required")
     default_message = N_("Please sign in to continue.")
     expose = True
@@ -160,7 +160,7 @@ class Unauthenticated(MarqueError):
 
 class Forbidden(MarqueError):
     status = 403
-    default_code = ErrorCode.FORBIDDEN
+    default_code: ClassVar[str] = ErrorCode.FORBIDDEN
     title = N_("Forbidden")
     default_message = N_("Your account is not allowed to do this.")
     expose = True
@@ -168,7 +168,7 @@ class Forbidden(MarqueError):
 
 class RateLimited(MarqueError):
     status = 429
-    default_code = ErrorCode.RATE_LIMITED
+    default_code: ClassVar[str] = ErrorCode.RATE_LIMITED
     title = N_("Too many requests")
     default_message = N_("Too many attempts. Please try again in {retry_after} seconds.")
     expose = True
@@ -187,7 +187,7 @@ class RateLimited(MarqueError):
 
 class Unavailable(MarqueError):
     status = 503
-    default_code = ErrorCode.UNAVAILABLE
+    default_code: ClassVar[str] = ErrorCode.UNAVAILABLE
     title = N_("Temporarily unavailable")
     default_message = N_("The service is busy. Please try again in {retry_after} seconds.")
     expose = True
