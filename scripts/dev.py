@@ -75,14 +75,10 @@ def ensure_environment(extras: set[str]) -> None:
     stamp = read_stamp()
     if stamp_covers(stamp, extras):
         return
-    if (
-        stamp is not None
-        and stamp.get("pyproject_sha256") == wanted_stamp(set())["pyproject_sha256"]
-    ):
-        # Same pyproject: keep the extras already there so that `run` after `test` is free.
-        previous = stamp.get("extras")
-        if isinstance(previous, list):
-            extras = extras | {str(extra) for extra in previous}
+    previous = stamp.get("extras") if stamp is not None else None
+    if isinstance(previous, list):
+        # Keep the extras installed before, so that `run` after `test` stays free.
+        extras = extras | {str(extra) for extra in previous}
     target = f".[{','.join(sorted(extras))}]" if extras else "."
     print(
         f"dev: installing marque{target[1:]} into {venv_dir()} (first time takes a minute)",
