@@ -12,6 +12,7 @@ from marque.adapters.clock import system_clock
 from marque.adapters.db.engine import make_engine
 from marque.adapters.db.unit_of_work import SqlUnitOfWork
 from marque.adapters.notify.sms import SandboxSmsSender
+from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.config import Settings
 from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
@@ -50,9 +51,11 @@ def bootstrap(
 ) -> Container:
     settings = settings or Settings()
     engine = make_engine(settings)
+    clock = clock or system_clock
     return Container(
         settings=settings,
         engine=engine,
-        clock=clock or system_clock,
+        clock=clock,
         sms=sms or SandboxSmsSender(engine),
+        payment_providers={"sandbox": SandboxPaymentProvider(engine, settings, clock=clock)},
     )

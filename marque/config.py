@@ -50,6 +50,36 @@ class Settings(BaseSettings):
     login_failures_before_lockout: int = Field(5, description="Wrong codes or passwords before a lockout")
     lockout_seconds: int = Field(900, description="How long a phone, username or address stays locked out")
     cookie_secure: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS)")
+    webhook_tolerance_seconds: int = Field(
+        300, ge=1, description="Payment webhooks signed further than this from now are refused as stale"
+    )
+    sandbox_webhook_secret: str = Field(
+        "", description="Key the sandbox provider signs webhooks with; empty: derived from MARQUE_SECRET_KEY"
+    )
+    sandbox_webhook_url: str = Field(
+        "", description="Where the sandbox provider delivers webhooks; empty: the public URL's /api/v1/payments/webhooks/sandbox"
+    )
+    sandbox_webhook_delay_seconds: float = Field(
+        0.0, ge=0, description="Sandbox: seconds from a payment or refund event to its first webhook delivery"
+    )
+    sandbox_webhook_duplicate_rate: float = Field(
+        0.0, ge=0, le=1, description="Sandbox: share of events delivered twice (0-1; 0.5 = every second event)"
+    )
+    sandbox_webhook_reorder_rate: float = Field(
+        0.0, ge=0, le=1, description="Sandbox: share of events held back so that later events overtake them (0-1)"
+    )
+    sandbox_webhook_reorder_hold_seconds: float = Field(
+        5.0, ge=0, description="Sandbox: how long a held-back (reordered) webhook waits"
+    )
+    sandbox_refund_delay_seconds: float = Field(
+        0.0, ge=0, description="Sandbox: seconds a refund stays pending before it settles"
+    )
+    sandbox_refund_failure_rate: float = Field(
+        0.0, ge=0, le=1, description="Sandbox: share of refunds that fail (0-1; 1 = every refund)"
+    )
+    sandbox_unavailable_rate: float = Field(
+        0.0, ge=0, le=1, description="Sandbox: share of provider calls that time out or answer 500 (0-1)"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -9,12 +12,22 @@ from marque import __version__
 from marque.bootstrap import Container
 from marque.entrypoints.api.observability import Metrics, RequestContextMiddleware
 from marque.entrypoints.api.problems import install_problem_handlers
-from marque.entrypoints.api.routers import auth, catalog, health, sandbox
+from marque.entrypoints.api.routers import auth, catalog, health, sandbox, sandbox_payments
+from marque.entrypoints.workers import sandbox_webhooks
 
 
 def _operation_id(route: APIRoute) -> str:
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work that lives as long as the server: one ``enter_context`` per worker."""
+    container: Container = app.state.container
+    with ExitStack() as background:
+        background.enter_context(sandbox_webhooks.running_in_server(container))
+        yield
 
 
 def create_app(container: Container) -> FastAPI:
@@ -27,6 +40,7 @@ def create_app(container: Container) -> FastAPI:
             "Send `Accept-Language: zh-CN` or `en`. Money is `{amount, currency}` in minor units."
         ),
         generate_unique_id_function=_operation_id,
+        lifespan=_lifespan,
     )
     app.state.container = container
     app.state.metrics = Metrics()
@@ -35,6 +49,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(catalog.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(sandbox.router, prefix="/api/v1")
+    app.include_router(sandbox_payments.router, prefix="/api/v1")
 
     from marque.entrypoints.web import pages
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from marque.entrypoints.web import catalog_pages, signin_pages
+from marque.entrypoints.web import catalog_pages, sandbox_pages, signin_pages
 from marque.entrypoints.web.error_pages import render_error_page
 from marque.entrypoints.web.rendering import STATIC_DIR, build_environment
 
@@ -19,4 +19,5 @@ def install(app: FastAPI) -> None:
     app.state.html_error_renderer = render_error_page
     app.include_router(catalog_pages.router)
     app.include_router(signin_pages.router)
+    app.include_router(sandbox_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
