@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         0.0, ge=0, description="Sandbox: seconds from a payment or refund event to its first webhook delivery"
     )
     sandbox_webhook_duplicate_rate: float = Field(
-        0.0, ge=0, le=1, description="Sandbox: share of events delivered twice (0-1; 0.5 = every second event)"
+        0.0, ge=0, le=1, description="Sandbox: share of events delivered twice (0-1; 0.5 = the 1st, 3rd, 5th ... event)"
     )
     sandbox_webhook_reorder_rate: float = Field(
         0.0, ge=0, le=1, description="Sandbox: share of events held back so that later events overtake them (0-1)"

@@ -98,4 +98,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/me"): SIGNED_IN,
     # sandbox read-back
     ("GET", "/api/v1/sandbox/sms"): SANDBOX.with_probe(query={"phone": "13900000000"}),
+    # sandbox payment provider: stands in for the buyer's payment app, so no sign-in
+    ("POST", "/api/v1/sandbox/payments/{reference}/succeed"): SANDBOX,
+    ("POST", "/api/v1/sandbox/payments/{reference}/fail"): SANDBOX,
+    ("GET", "/api/v1/sandbox/payments/{reference}"): SANDBOX,
+    ("GET", "/api/v1/sandbox/settlements"): SANDBOX.with_probe(query={"date": "2026-11-25"}),
+    ("POST", "/api/v1/sandbox/webhooks/deliver"): SANDBOX,
 }

@@ -288,10 +288,16 @@ class SandboxPaymentProvider:
         return self._payment(row)
 
     def deliver_due(
-        self, *, now: datetime | None = None, post: sandbox_webhooks.Post | None = None
+        self,
+        *,
+        now: datetime | None = None,
+        post: sandbox_webhooks.Post | None = None,
+        payment_reference: str | None = None,
     ) -> int:
         """Deliver the webhooks due now (see ``sandbox_webhooks.deliver_due``)."""
-        return sandbox_webhooks.deliver_due(self, now=now, post=post)
+        return sandbox_webhooks.deliver_due(
+            self, now=now, post=post, payment_reference=payment_reference
+        )
 
     # -------------------------------------------------------------- rows
 

@@ -1,8 +1,8 @@
 """How the sandbox provider misbehaves when asked to: deterministic rules, never chance.
 
 Each rate setting (``MARQUE_SANDBOX_*_RATE``, 0 to 1) picks an exact share of occurrences
-by counting them: a rate of 1/2 picks the 2nd, 4th, 6th ...; 1/3 the 3rd, 6th ...; 1
-every one; 0 none. Counters belong to one provider instance (one per server process), so a
+by counting them, starting with the first: a rate of 1/2 picks the 1st, 3rd, 5th ...;
+1/3 the 1st, 4th, 7th ...; 1 every one; 0 none. Counters belong to one provider instance (one per server process), so a
 test that builds its own provider knows exactly which call is picked.
 
 - duplicate: the event is delivered twice (same ``event_id``);
@@ -42,7 +42,7 @@ class EveryNth:
         with self._lock:
             self._count += 1
             count = self._count
-        return math.floor(count * self._rate) > math.floor((count - 1) * self._rate)
+        return math.ceil(count * self._rate) > math.ceil((count - 1) * self._rate)
 
 
 class SandboxBehaviour:

@@ -226,26 +226,31 @@ def deliver_due(
     now: datetime | None = None,
     post: Post | None = None,
     limit: int = 100,
+    payment_reference: str | None = None,
 ) -> int:
     """Sign and send every delivery due at ``now``; return how many were accepted (2xx).
 
     ``post`` defaults to an httpx POST to ``source.webhook_url``; tests may inject their
-    own (or point ``MARQUE_SANDBOX_WEBHOOK_URL`` at a local receiver).
+    own (or point ``MARQUE_SANDBOX_WEBHOOK_URL`` at a local receiver). ``payment_reference``
+    limits the round to one payment's webhooks (a test's own, in a shared database).
     """
     at = now or source.now()
     send = post or http_post
     engine = source.engine
+    query = (
+        select(deliveries.c.id, deliveries.c.attempts, deliveries.c.body, deliveries.c.event_id)
+        .where(
+            deliveries.c.delivered_at.is_(None),
+            deliveries.c.gave_up_at.is_(None),
+            deliveries.c.due_at <= at,
+        )
+        .order_by(deliveries.c.due_at, deliveries.c.id)
+        .limit(limit)
+    )
+    if payment_reference is not None:
+        query = query.where(deliveries.c.payment_reference == payment_reference)
     with engine.connect().execution_options(marque_readonly=True) as conn:
-        due = conn.execute(
-            select(deliveries.c.id, deliveries.c.attempts, deliveries.c.body, deliveries.c.event_id)
-            .where(
-                deliveries.c.delivered_at.is_(None),
-                deliveries.c.gave_up_at.is_(None),
-                deliveries.c.due_at <= at,
-            )
-            .order_by(deliveries.c.due_at, deliveries.c.id)
-            .limit(limit)
-        ).all()
+        due = conn.execute(query).all()
     delivered = 0
     for row in due:
         if not _claim(engine, row.id, row.attempts, at):
