@@ -13,6 +13,7 @@ and cancelling pays exactly what it said at that instant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,7 +28,7 @@ from marque.domain.catalog.deposit_terms import (
 from marque.domain.catalog.rules import EARNEST_CAP_PERCENT
 from marque.domain.errors import N_
 from marque.domain.money import Money
-from marque.domain.orders import HOLDING, OrderStatus
+from marque.domain.orders import HOLDING, STATUS_LABELS, OrderStatus
 
 
 class RefundRule(StrEnum):
@@ -45,6 +46,24 @@ class BreachKind(StrEnum):
     LATE_DELIVERY = "late_delivery"
     PRICE_RISE = "price_rise"
     SPEC_CHANGE = "spec_change"
+
+
+#: Mid-sentence names of the deposit kinds; quote messages put them in ``{kind}``.
+KIND_LABELS: Final[dict[DepositKind, str]] = {
+    DepositKind.INTENT: N_("intent money"),
+    DepositKind.EARNEST: N_("earnest money"),
+    DepositKind.ADVANCE: N_("advance payment"),
+}
+
+#: What the maker did wrong, as quote messages name it in ``{breach}``.
+BREACH_LABELS: Final[dict[BreachKind, str]] = {
+    BreachKind.LATE_DELIVERY: N_("delivery later than promised"),
+    BreachKind.PRICE_RISE: N_("a price rise after the lock"),
+    BreachKind.SPEC_CHANGE: N_("a specification change after the lock"),
+}
+
+#: Params of a quote that hold an English label (a msgid) to translate before rendering.
+TRANSLATED_PARAMS: Final = ("kind", "breach", "status")
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,9 @@ class OrderFacts:
     paid_at: datetime | None = None
     locked_at: datetime | None = None
     breach: BreachKind | None = None
+    #: When the order will lock by itself, if the terms lock it automatically and it is not
+    #: locked yet (the lock may wait for the reminder; see domain/locking.py).
+    auto_lock_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +121,18 @@ class RefundQuote:
     @property
     def total(self) -> Money:
         return self.refund + self.compensation
+
+    def render(self, gettext: Callable[..., str]) -> str:
+        """The message in one language: ``gettext(msgid, **params)`` of a Translator.
+
+        The kind, breach and status params are English labels (msgids) themselves and are
+        translated first, so a Chinese message says 定金, not ``earnest``.
+        """
+        params = dict(self.params)
+        for name in TRANSLATED_PARAMS:
+            if isinstance(params.get(name), str):
+                params[name] = gettext(params[name])
+        return gettext(self.message, **params)
 
 
 _MESSAGES: Final[dict[RefundRule, str]] = {
@@ -152,9 +186,9 @@ def refund_quote(policy: DepositPolicy, facts: OrderFacts, now: datetime) -> Ref
         **extra: Any,
     ) -> RefundQuote:
         params: dict[str, Any] = {
-            "kind": str(policy.kind),
+            "kind": KIND_LABELS[policy.kind],
             "amount": held.format(),
-            "status": str(facts.status),
+            "status": STATUS_LABELS[facts.status],
             **extra,
         }
         params["total"] = (refund + compensation).format()
@@ -182,17 +216,17 @@ def refund_quote(policy: DepositPolicy, facts: OrderFacts, now: datetime) -> Ref
                 RefundRule.DOUBLE_FOR_MAKER_BREACH,
                 held,
                 compensation=held,
-                breach=str(facts.breach),
+                breach=BREACH_LABELS[facts.breach],
             )
-        return quote(RefundRule.FULL_FOR_MAKER_BREACH, held, breach=str(facts.breach))
+        return quote(RefundRule.FULL_FOR_MAKER_BREACH, held, breach=BREACH_LABELS[facts.breach])
 
     if policy.kind is not DepositKind.EARNEST or policy.refundable_until is RefundableUntil.ALWAYS:
         return quote(RefundRule.FULL_PREPAYMENT, held)
 
     locked = facts.status is not OrderStatus.RESERVED
     if not locked and policy.refundable_until is RefundableUntil.LOCK:
-        next_change = None
-        if policy.auto_lock_after_hours is not None and facts.paid_at is not None:
+        next_change = facts.auto_lock_at
+        if next_change is None and policy.auto_lock_after_hours is not None and facts.paid_at:
             next_change = facts.paid_at + timedelta(hours=policy.auto_lock_after_hours)
         return quote(RefundRule.FULL_BEFORE_LOCK, held, next_change_at=next_change)
 
@@ -206,6 +240,8 @@ def refund_quote(policy: DepositPolicy, facts: OrderFacts, now: datetime) -> Ref
 
 
 __all__ = [
+    "BREACH_LABELS",
+    "KIND_LABELS",
     "BreachKind",
     "BreachRemedy",
     "DepositKind",

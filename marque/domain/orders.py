@@ -7,6 +7,7 @@ yields a StatusChange recording who, when and why.
     pending_payment --pay--> reserved
     pending_payment --expire--> expired          (nothing was taken)
     pending_payment --cancel--> cancelled        (nothing was taken)
+    pending_payment --change_configuration--> pending_payment   (same terms, repriced)
     reserved --change_configuration--> reserved  (repriced; goes to the back of the queue)
     reserved --lock | auto_lock--> locked
     locked --allocate--> allocated
@@ -24,7 +25,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from marque.domain.errors import InvalidTransition
+from marque.domain.errors import N_, InvalidTransition
 from marque.domain.identity import Actor
 
 
@@ -58,6 +59,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, OrderEvent], OrderStatus]] = Mappi
         (S.PENDING_PAYMENT, E.PAY): S.RESERVED,
         (S.PENDING_PAYMENT, E.EXPIRE): S.EXPIRED,
         (S.PENDING_PAYMENT, E.CANCEL): S.CANCELLED,
+        (S.PENDING_PAYMENT, E.CHANGE_CONFIGURATION): S.PENDING_PAYMENT,
         (S.RESERVED, E.CHANGE_CONFIGURATION): S.RESERVED,
         (S.RESERVED, E.LOCK): S.LOCKED,
         (S.RESERVED, E.AUTO_LOCK): S.LOCKED,
@@ -67,6 +69,20 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, OrderEvent], OrderStatus]] = Mappi
         (S.ALLOCATED, E.PAY_BALANCE): S.READY,
         (S.ALLOCATED, E.CANCEL): S.CANCELLED,
         (S.READY, E.HAND_OVER): S.DELIVERED,
+    }
+)
+
+#: How messages name each status mid-sentence (msgids; translate before showing).
+STATUS_LABELS: Final[Mapping[OrderStatus, str]] = MappingProxyType(
+    {
+        S.PENDING_PAYMENT: N_("waiting for payment"),
+        S.RESERVED: N_("reserved"),
+        S.LOCKED: N_("locked"),
+        S.ALLOCATED: N_("allocated"),
+        S.READY: N_("ready for handover"),
+        S.DELIVERED: N_("delivered"),
+        S.CANCELLED: N_("cancelled"),
+        S.EXPIRED: N_("expired"),
     }
 )
 
@@ -115,6 +131,7 @@ def transition(
 
 __all__ = [
     "HOLDING",
+    "STATUS_LABELS",
     "OrderEvent",
     "OrderStatus",
     "StatusChange",
