@@ -13,6 +13,16 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from marque.services.auth_ports import AuthRepository
     from marque.services.catalog_ports import CatalogRepository
+    from marque.services.order_ports import (
+        IdempotencyRepository,
+        LedgerRepository,
+        OrderRepository,
+        OutboxRepository,
+        PaymentRepository,
+        ReconciliationRepository,
+        RefundRepository,
+        WebhookReceiptRepository,
+    )
 
 
 class UnitOfWork(Protocol):
@@ -22,6 +32,31 @@ class UnitOfWork(Protocol):
 
     @property
     def auth(self) -> AuthRepository: ...
+
+    # -- the money core (orders, payments, refunds, ledger and their machinery) ----------
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def reconciliations(self) -> ReconciliationRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookReceiptRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -9,6 +9,14 @@ from sqlalchemy import Connection, Engine
 
 from marque.adapters.db.repositories.auth import SqlAuthRepository
 from marque.adapters.db.repositories.catalog import SqlCatalogRepository
+from marque.adapters.db.repositories.ledger import SqlLedgerRepository, SqlReconciliationRepository
+from marque.adapters.db.repositories.messaging import (
+    SqlIdempotencyRepository,
+    SqlOutboxRepository,
+    SqlWebhookReceiptRepository,
+)
+from marque.adapters.db.repositories.orders import SqlOrderRepository
+from marque.adapters.db.repositories.payments import SqlPaymentRepository, SqlRefundRepository
 
 
 class SqlUnitOfWork:
@@ -31,6 +39,14 @@ class SqlUnitOfWork:
         self._conn = conn
         self.catalog = SqlCatalogRepository(conn)
         self.auth = SqlAuthRepository(conn)
+        self.orders = SqlOrderRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
+        self.refunds = SqlRefundRepository(conn)
+        self.ledger = SqlLedgerRepository(conn)
+        self.reconciliations = SqlReconciliationRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn)
+        self.webhooks = SqlWebhookReceiptRepository(conn)
         return self
 
     def __exit__(

@@ -1,0 +1,236 @@
+"""Orders, their status history and configuration history (SQLAlchemy Core). Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from marque.adapters.db.tables.orders import (
+    order_configuration_changes,
+    order_status_changes,
+    orders,
+)
+from marque.domain.catalog.deposit_terms import DepositKind
+from marque.domain.deposits import BreachKind
+from marque.domain.fair_sale import BuyerOrder
+from marque.domain.money import Money
+from marque.domain.order_entities import AcceptedTerms, ConfigurationChange, Order
+from marque.domain.orders import OrderEvent, OrderStatus, StatusChange
+
+#: Time columns the workers look for due orders by.
+DUE_COLUMNS = {
+    "expires_at": orders.c.expires_at,
+    "lock_reminder_due_at": orders.c.lock_reminder_due_at,
+    "auto_lock_at": orders.c.auto_lock_at,
+}
+
+
+def order_from_row(row: RowMapping) -> Order:
+    return Order(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        locale=row["locale"],
+        model_code=row["model_code"],
+        trim_code=row["trim_code"],
+        configuration_code=row["configuration_code"],
+        price=Money(int(row["price_amount"]), row["currency"]),
+        deposit_kind=DepositKind(row["deposit_kind"]),
+        deposit=Money(int(row["deposit_amount"]), row["deposit_currency"]),
+        terms=AcceptedTerms(
+            code=row["terms_code"],
+            version=row["terms_version"],
+            content_hash=row["terms_hash"],
+            accepted_at=row["terms_accepted_at"],
+        ),
+        limited_edition=bool(row["limited_edition"]),
+        status=OrderStatus(row["status"]),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+        paid_at=row["paid_at"],
+        locked_at=row["locked_at"],
+        lock_reminder_due_at=row["lock_reminder_due_at"],
+        lock_reminder_sent_at=row["lock_reminder_sent_at"],
+        auto_lock_at=row["auto_lock_at"],
+        cancelled_at=row["cancelled_at"],
+        queue_number=row["queue_number"],
+        breach=BreachKind(row["breach"]) if row["breach"] else None,
+        paid_payment_id=row["paid_payment_id"],
+        idempotency_key=row["idempotency_key"],
+    )
+
+
+def _mutable_values(order: Order) -> dict[str, Any]:
+    """Every column an order's life may change (identity and acceptance never change)."""
+    return {
+        "configuration_code": order.configuration_code,
+        "trim_code": order.trim_code,
+        "limited_edition": order.limited_edition,
+        "price_amount": order.price.amount,
+        "currency": order.price.currency,
+        "status": str(order.status),
+        "version": order.version,
+        "updated_at": order.updated_at,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+        "locked_at": order.locked_at,
+        "lock_reminder_due_at": order.lock_reminder_due_at,
+        "lock_reminder_sent_at": order.lock_reminder_sent_at,
+        "auto_lock_at": order.auto_lock_at,
+        "cancelled_at": order.cancelled_at,
+        "queue_number": order.queue_number,
+        "breach": str(order.breach) if order.breach else None,
+        "paid_payment_id": order.paid_payment_id,
+    }
+
+
+class SqlOrderRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, order: Order) -> None:
+        self.conn.execute(
+            insert(orders).values(
+                id=order.id,
+                customer_id=order.customer_id,
+                locale=order.locale,
+                model_code=order.model_code,
+                deposit_kind=str(order.deposit_kind),
+                deposit_amount=order.deposit.amount,
+                deposit_currency=order.deposit.currency,
+                terms_code=order.terms.code,
+                terms_version=order.terms.version,
+                terms_hash=order.terms.content_hash,
+                terms_accepted_at=order.terms.accepted_at,
+                idempotency_key=order.idempotency_key,
+                created_at=order.created_at,
+                **_mutable_values(order),
+            )
+        )
+
+    def get(self, order_id: str) -> Order | None:
+        row = self.conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
+        return order_from_row(row) if row else None
+
+    def by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
+        query = select(orders).where(
+            orders.c.customer_id == customer_id, orders.c.idempotency_key == key
+        )
+        row = self.conn.execute(query).mappings().first()
+        return order_from_row(row) if row else None
+
+    def update(self, order: Order, *, expected_version: int) -> bool:
+        if order.version != expected_version + 1:
+            raise ValueError("an updated order carries the next version")
+        result = self.conn.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.version == expected_version)
+            .values(**_mutable_values(order))
+        )
+        return bool(result.rowcount == 1)
+
+    def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]:
+        query = select(orders.c.id, orders.c.model_code, orders.c.trim_code, orders.c.status).where(
+            orders.c.customer_id == customer_id, orders.c.model_code == model_code
+        )
+        return [
+            BuyerOrder(row.id, row.model_code, row.trim_code, OrderStatus(row.status))
+            for row in self.conn.execute(query)
+        ]
+
+    def for_customer(
+        self, customer_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Order]:
+        query = select(orders).where(orders.c.customer_id == customer_id)
+        if after is not None:
+            created_at, order_id = after
+            query = query.where(
+                or_(
+                    orders.c.created_at < created_at,
+                    and_(orders.c.created_at == created_at, orders.c.id < order_id),
+                )
+            )
+        query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
+        return [order_from_row(row) for row in self.conn.execute(query).mappings()]
+
+    def add_status_change(self, order_id: str, change: StatusChange) -> None:
+        self.conn.execute(
+            insert(order_status_changes).values(
+                order_id=order_id,
+                from_status=str(change.from_status),
+                to_status=str(change.to_status),
+                event=str(change.event),
+                actor=change.actor,
+                reason=change.reason[:500],
+                at=change.at,
+            )
+        )
+
+    def status_changes(self, order_id: str) -> list[StatusChange]:
+        query = (
+            select(order_status_changes)
+            .where(order_status_changes.c.order_id == order_id)
+            .order_by(order_status_changes.c.id)
+        )
+        return [
+            StatusChange(
+                from_status=OrderStatus(row["from_status"]),
+                to_status=OrderStatus(row["to_status"]),
+                event=OrderEvent(row["event"]),
+                actor=row["actor"],
+                at=row["at"],
+                reason=row["reason"],
+            )
+            for row in self.conn.execute(query).mappings()
+        ]
+
+    def add_configuration_change(self, change: ConfigurationChange) -> None:
+        self.conn.execute(
+            insert(order_configuration_changes).values(
+                order_id=change.order_id,
+                old_code=change.old_code,
+                new_code=change.new_code,
+                old_price_amount=change.old_price.amount,
+                new_price_amount=change.new_price.amount,
+                currency=change.new_price.currency,
+                actor=change.actor,
+                at=change.at,
+            )
+        )
+
+    def configuration_changes(self, order_id: str) -> list[ConfigurationChange]:
+        table = order_configuration_changes
+        query = select(table).where(table.c.order_id == order_id).order_by(table.c.id)
+        return [
+            ConfigurationChange(
+                order_id=row["order_id"],
+                old_code=row["old_code"],
+                new_code=row["new_code"],
+                old_price=Money(int(row["old_price_amount"]), row["currency"]),
+                new_price=Money(int(row["new_price_amount"]), row["currency"]),
+                actor=row["actor"],
+                at=row["at"],
+            )
+            for row in self.conn.execute(query).mappings()
+        ]
+
+    def due(self, status: OrderStatus, column: str, now: datetime, limit: int) -> list[Order]:
+        when = DUE_COLUMNS[column]
+        query = (
+            select(orders)
+            .where(orders.c.status == str(status), when.is_not(None), when <= now)
+            .order_by(when, orders.c.id)
+            .limit(limit)
+        )
+        return [order_from_row(row) for row in self.conn.execute(query).mappings()]
+
+    def record_breach(self, order_id: str, breach: BreachKind) -> None:
+        self.conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(breach=str(breach), version=orders.c.version + 1)
+        )
