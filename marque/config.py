@@ -81,6 +81,40 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="Sandbox: share of provider calls that time out or answer 500 (0-1)"
     )
 
+    # -- orders, refunds and their workers (issue 3) --------------------------------------
+    orders_max_open_per_model: int = Field(
+        2, ge=1, description="Open orders one buyer may hold for one model"
+    )
+    orders_limited_edition_per_buyer: int = Field(
+        1, ge=1, description="Orders one buyer may hold of one limited-edition trim"
+    )
+    orders_payment_window_minutes: int = Field(
+        30, ge=1, description="Minutes a reservation waits for its deposit before it expires"
+    )
+    refund_retry_base_seconds: int = Field(
+        60, ge=1, description="First wait before a failed refund is sent again; doubles each time"
+    )
+    refund_retry_max_seconds: int = Field(
+        6 * 3600, ge=1, description="Longest wait between two attempts of one refund"
+    )
+    refund_max_attempts: int = Field(
+        12, ge=1, description="Attempts before a refund is marked failed for finance"
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, description="Attempts before a notification is set aside as dead"
+    )
+    idempotency_key_ttl_hours: int = Field(
+        48, ge=24, description="Hours an Idempotency-Key and its first answer are kept (24 at least)"
+    )
+    worker_interval_seconds: float = Field(
+        5.0, gt=0, description="Seconds `marque worker` sleeps between rounds of its jobs"
+    )
+    worker_in_server: bool = Field(
+        True,
+        description="Each server process also runs the jobs of `marque worker` (expiry, lock "
+        "reminders, auto-lock, refunds, notifications); false when workers run apart",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.env is Environment.PRODUCTION:
