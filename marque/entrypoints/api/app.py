@@ -12,8 +12,17 @@ from marque import __version__
 from marque.bootstrap import Container
 from marque.entrypoints.api.observability import Metrics, RequestContextMiddleware
 from marque.entrypoints.api.problems import install_problem_handlers
-from marque.entrypoints.api.routers import auth, catalog, health, sandbox, sandbox_payments
-from marque.entrypoints.workers import sandbox_webhooks
+from marque.entrypoints.api.routers import (
+    auth,
+    catalog,
+    finance,
+    health,
+    orders,
+    payments,
+    sandbox,
+    sandbox_payments,
+)
+from marque.entrypoints.workers import jobs, sandbox_webhooks
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -27,6 +36,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     container: Container = app.state.container
     with ExitStack() as background:
         background.enter_context(sandbox_webhooks.running_in_server(container))
+        background.enter_context(jobs.running_in_server(container))
         yield
 
 
@@ -50,6 +60,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(sandbox.router, prefix="/api/v1")
     app.include_router(sandbox_payments.router, prefix="/api/v1")
+    app.include_router(orders.router, prefix="/api/v1")
+    app.include_router(payments.router, prefix="/api/v1")
+    app.include_router(finance.router, prefix="/api/v1")
 
     from marque.entrypoints.web import pages
 

@@ -1,0 +1,349 @@
+"""The buyer's orders: reserve, read, change the configuration, lock, cancel, pay, quote.
+
+Another buyer's order answers 404, exactly as an order that does not exist. Every POST or
+PATCH that creates an order or moves money needs an ``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from marque.domain.errors import Forbidden, Unauthenticated
+from marque.domain.identity import Actor
+from marque.entrypoints.api import cursors
+from marque.entrypoints.api.deps import ActorDep, ContainerDep, CustomerDep, TranslatorDep
+from marque.entrypoints.api.idempotent import IdempotencyKey, run_once_per_key
+from marque.entrypoints.api.routers.auth import problem
+from marque.entrypoints.api.routers.order_schemas import (
+    CancelIn,
+    CancelOut,
+    ChangeConfigurationIn,
+    LockIn,
+    OrderDetailOut,
+    OrderListOut,
+    OrderOut,
+    PaymentOut,
+    RefundOut,
+    RefundQuoteOut,
+    ReserveIn,
+)
+from marque.i18n import Translator
+from marque.services import cancellations, order_queries, orders, payments
+from marque.services.context import AppContext
+from marque.services.order_support import ORDER_READERS
+
+router = APIRouter(tags=["orders"])
+
+KEY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: problem("`idempotency.key_required`: no Idempotency-Key header"),
+    401: problem("Not signed in"),
+    403: problem("Signed in as staff: only buyers may do this"),
+    409: problem(
+        "`idempotency.key_reused`: the key was used for another request; "
+        "`idempotency.in_progress`: the first request with this key is still running"
+    ),
+}
+NOT_FOUND = problem("`order.not_found`: no such order in your account (also another buyer's)")
+
+
+def detail_out(container: AppContext, actor: Actor, order_id: str, _: Translator) -> OrderDetailOut:
+    return OrderDetailOut.of_detail(order_queries.order_detail(container, actor, order_id), _)
+
+
+def _ensure_visible(container: AppContext, actor: Actor, order_id: str) -> None:
+    order_queries.refund_quote(container, actor, order_id)
+
+
+@router.post(
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderDetailOut,
+    summary="Reserve a configuration: the order waits for its deposit",
+    description=(
+        "Send the configuration code and the deposit terms (code, version, content hash) the "
+        "buyer read and accepted; they must be the terms in force for that configuration. "
+        "The answer has the payment with its pay URL and QR payload."
+    ),
+    responses={
+        **KEY_PROBLEMS,
+        404: problem("`catalog.unknown_configuration` or `catalog.unknown_model`"),
+        409: problem(
+            "`order.terms_outdated`: other terms are in force now; `order.open_order_limit`, "
+            "`order.limited_edition_taken`: fair-sale limits; or an idempotency conflict"
+        ),
+        422: problem(
+            "`order.terms_not_accepted`, `order.earnest_over_cap`, "
+            "`idempotency.key_invalid`, `request.invalid`"
+        ),
+    },
+)
+def reserve(
+    body: ReserveIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, OrderDetailOut]:
+        reservation = orders.reserve(
+            container,
+            actor,
+            orders.ReserveRequest(
+                configuration_code=body.configuration_code,
+                terms_code=body.terms_code,
+                terms_version=body.terms_version,
+                terms_hash=body.terms_hash,
+                accept_terms=body.accept_terms,
+                locale=_.locale,
+                idempotency_key=idempotency_key,
+            ),
+        )
+        code = status.HTTP_201_CREATED if reservation.created else status.HTTP_200_OK
+        return code, detail_out(container, actor, reservation.order.id, _)
+
+    return run_once_per_key(request, container, actor, idempotency_key, body, work)
+
+
+@router.get(
+    "/orders",
+    response_model=OrderListOut,
+    summary="The caller's own orders, newest first",
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Signed in as staff"),
+        422: problem("`request.cursor_invalid` or `request.invalid`"),
+    },
+)
+def list_orders(
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> OrderListOut:
+    found = order_queries.list_orders(container, actor, after=cursors.decode(cursor), limit=limit)
+    last = found[-1].order if len(found) == limit else None
+    return OrderListOut(
+        items=[OrderOut.of(summary, _) for summary in found],
+        next_cursor=cursors.encode(last.created_at, last.id) if last else None,
+    )
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderDetailOut,
+    summary="One order with its status history, payment, refunds and refund quote",
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Staff without sales or finance"),
+        404: NOT_FOUND,
+    },
+)
+def get_order(
+    order_id: str, container: ContainerDep, actor: ActorDep, _: TranslatorDep
+) -> OrderDetailOut:
+    _require_signed_in(actor)
+    return detail_out(container, actor, order_id, _)
+
+
+@router.patch(
+    "/orders/{order_id}/configuration",
+    response_model=OrderDetailOut,
+    summary="Change the configuration before the lock (repriced; back of the queue)",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem("`order.invalid_transition`: locked or ended; or an idempotency conflict"),
+        422: problem("`order.other_model`, `order.terms_differ`, `request.invalid`"),
+    },
+)
+def change_configuration(
+    order_id: str,
+    body: ChangeConfigurationIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, OrderDetailOut]:
+        orders.change_configuration(container, actor, order_id, body.configuration_code)
+        return status.HTTP_200_OK, detail_out(container, actor, order_id, _)
+
+    return run_once_per_key(
+        request,
+        container,
+        actor,
+        idempotency_key,
+        body,
+        work,
+        before_key_check=lambda: _ensure_visible(container, actor, order_id),
+    )
+
+
+@router.post(
+    "/orders/{order_id}/lock",
+    response_model=OrderDetailOut,
+    summary="Lock a paid order; the buyer confirms the deposit warning",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem("`order.not_paid`; `order.invalid_transition`; or an idempotency conflict"),
+        422: problem("`order.lock_not_confirmed`: send confirm: true; `request.invalid`"),
+    },
+)
+def lock(
+    order_id: str,
+    body: LockIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, OrderDetailOut]:
+        orders.lock(container, actor, order_id, confirm=body.confirm)
+        return status.HTTP_200_OK, detail_out(container, actor, order_id, _)
+
+    return run_once_per_key(
+        request,
+        container,
+        actor,
+        idempotency_key,
+        body,
+        work,
+        before_key_check=lambda: _ensure_visible(container, actor, order_id),
+    )
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=CancelOut,
+    summary="Cancel; the refund is exactly the refund quote at this moment",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem(
+            "`order.invalid_transition`: already ended; `order.quote_changed`: the quote is "
+            "now lower than `expected_refund`; or an idempotency conflict"
+        ),
+        422: problem("`request.invalid`"),
+    },
+)
+def cancel(
+    order_id: str,
+    body: CancelIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, CancelOut]:
+        expected = body.expected_refund.to_money() if body.expected_refund else None
+        done = cancellations.cancel(
+            container, actor, order_id, reason=body.reason, expected_total=expected
+        )
+        detail = order_queries.order_detail(container, actor, order_id)
+        refund = next(
+            (r for r in detail.refunds if done.refund and r.refund.id == done.refund.id), None
+        )
+        applied = order_queries.QuoteView(done.quote, done.quoted_at, done.refund_by)
+        return status.HTTP_200_OK, CancelOut(
+            order=OrderDetailOut.of_detail(detail, _),
+            applied_quote=RefundQuoteOut.of(order_id, applied, _),
+            refund=RefundOut.of(refund.refund, refund.history, _) if refund else None,
+        )
+
+    return run_once_per_key(
+        request,
+        container,
+        actor,
+        idempotency_key,
+        body,
+        work,
+        before_key_check=lambda: _ensure_visible(container, actor, order_id),
+    )
+
+
+@router.get(
+    "/orders/{order_id}/refund-quote",
+    response_model=RefundQuoteOut,
+    summary="What cancelling now would return, by which rule, and until when",
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Staff without sales or finance"),
+        404: NOT_FOUND,
+    },
+)
+def refund_quote(
+    order_id: str, container: ContainerDep, actor: ActorDep, _: TranslatorDep
+) -> RefundQuoteOut:
+    _require_signed_in(actor)
+    order, view = order_queries.refund_quote(container, actor, order_id)
+    return RefundQuoteOut.of(order.id, view, _)
+
+
+@router.get(
+    "/orders/{order_id}/payment",
+    response_model=PaymentOut,
+    summary="The order's latest payment: where and how to pay",
+    description="Asks the provider again for a pay URL if it was unreachable when reserving.",
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Staff without sales or finance"),
+        404: NOT_FOUND,
+    },
+)
+def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> PaymentOut:
+    _require_signed_in(actor)
+    return PaymentOut.of(payments.current_payment(container, actor, order_id))
+
+
+@router.post(
+    "/orders/{order_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    summary="Start a new payment after the last one failed",
+    description="Returns the pending payment instead when one is still open.",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem("`order.not_awaiting_payment`: paid, expired or cancelled"),
+    },
+)
+def retry_payment(
+    order_id: str,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, PaymentOut]:
+        return status.HTTP_201_CREATED, PaymentOut.of(
+            payments.retry_payment(container, actor, order_id)
+        )
+
+    return run_once_per_key(
+        request,
+        container,
+        actor,
+        idempotency_key,
+        None,
+        work,
+        before_key_check=lambda: _ensure_visible(container, actor, order_id),
+    )
+
+
+def _require_signed_in(actor: Actor) -> None:
+    """Buyers (their own orders) and staff who may read orders; 401/403 for the rest."""
+    if actor.is_customer:
+        return
+    if not actor.is_staff:
+        raise Unauthenticated()
+    if not actor.has_any(ORDER_READERS):
+        raise Forbidden()
