@@ -16,6 +16,7 @@ from rich.console import Console
 
 from marque.bootstrap import Container, bootstrap
 from marque.config import Settings
+from marque.domain.errors import MarqueError
 from marque.entrypoints.api.observability import configure_logging
 from marque.entrypoints.workers import jobs
 from marque.services import ledger_checks
@@ -81,6 +82,9 @@ def reconcile(
         run = ledger_checks.reconcile_day(container, the_day, provider)
     except ProviderUnavailable as exc:
         err.print(f"the provider's settlement report could not be read: {exc}")
+        raise typer.Exit(2) from exc
+    except MarqueError as exc:
+        err.print(str(exc))
         raise typer.Exit(2) from exc
     finally:
         container.close()

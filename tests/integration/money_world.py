@@ -66,6 +66,14 @@ class World:
         assert isinstance(provider, SandboxPaymentProvider)
         return provider
 
+    def misbehave(self, **overrides: Any) -> SandboxPaymentProvider:
+        """From now on the sandbox behaves as configured (e.g. sandbox_unavailable_rate=1):
+        a fresh provider instance on the same sandbox tables, as after a redeploy."""
+        settings = self.container.settings.model_copy(update=overrides)
+        provider = SandboxPaymentProvider(self.container.engine, settings, clock=self.clock)
+        self.container.payment_providers = {"sandbox": provider}
+        return provider
+
     # -- people and things ---------------------------------------------------------------
     def buyer(self, locale: str = "en") -> Actor:
         account = CustomerAccount(new_reference("C-"), random_phone(), self.clock())

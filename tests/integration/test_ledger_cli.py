@@ -1,0 +1,198 @@
+"""`marque ledger check` and `marque reconcile --date D` as an operator runs them, on a day of
+real orders, then on the same day with deliberately broken records inserted behind the
+application's back. Each engine gets a database of its own: the broken rows must not reach
+the other tests' shared database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import conftest
+import pytest
+from conftest import ROOT, Database
+from money_world import World
+from sqlalchemy import create_engine, insert
+
+from marque.adapters.clock import FrozenClock
+from marque.adapters.db import migrate as migrations
+from marque.adapters.db.tables.orders import ledger_entries, ledger_postings
+from marque.bootstrap import bootstrap
+from marque.domain.money import Money
+from marque.services import cancellations, refunds
+from marque.services.demo_catalog import seed_demo_catalog
+
+#: A day before the real clock's today, so the provider's report already holds its refunds.
+DAY = datetime(2026, 10, 15, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(empty_database: Database) -> Iterator[World]:
+    engine = create_engine(empty_database.url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    seeding = bootstrap(conftest.test_settings(empty_database.url))
+    seed_demo_catalog(seeding.uow(), seeding.clock())
+    seeding.close()
+    clock = FrozenClock(DAY)
+    built = World(bootstrap(conftest.test_settings(empty_database.url), clock=clock), clock)
+    yield built
+    built.close()
+
+
+def marque(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MARQUE_DATABASE_URL": world.container.settings.database_url,
+            "MARQUE_ENV": "test",
+            "MARQUE_LOG_JSON": "false",
+            "COLUMNS": "200",
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "marque.entrypoints.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def a_day_of_business(world: World) -> dict[str, str]:
+    """Two paid orders, one of them cancelled and refunded; returns ids to break later."""
+    kept = world.reserve(world.buyer())
+    world.pay(kept.payment)
+    world.clock.advance(hours=1)
+    buyer = world.buyer()
+    left = world.reserve(buyer)
+    world.pay(left.payment)
+    cancellations.cancel(world.container, buyer, left.order.id)
+    refunds.run_once(world.container)
+    world.deliver(left.payment.provider_reference)
+    with world.container.uow(readonly=True) as uow:
+        [refund] = uow.refunds.for_order(left.order.id)
+    return {"order": kept.order.id, "payment": kept.payment.id, "refund": refund.id}
+
+
+def insert_posting(
+    world: World,
+    reference: str,
+    kind: str,
+    order_id: str,
+    source_id: str,
+    amounts: list[tuple[str, int]],
+) -> None:
+    """A posting written straight into the tables, the way a bug or a bad manual fix would."""
+    with world.container.engine.begin() as conn:
+        posting_id = conn.execute(
+            insert(ledger_postings)
+            .values(
+                reference=reference,
+                kind=kind,
+                order_id=order_id,
+                source_id=source_id,
+                at=world.clock(),
+                created_at=world.clock(),
+            )
+            .returning(ledger_postings.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(ledger_entries),
+            [
+                {
+                    "posting_id": posting_id,
+                    "account": account,
+                    "order_id": order_id if account != "provider_clearing" else None,
+                    "amount": amount,
+                    "currency": "CNY",
+                }
+                for account, amount in amounts
+            ],
+        )
+
+
+def test_a_clean_day_passes_both_checks(world: World) -> None:
+    a_day_of_business(world)
+
+    check = marque(world, "ledger", "check")
+    reconcile = marque(world, "reconcile", "--date", "2026-10-15")
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "ledger ok" in check.stdout
+    assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
+    assert "3 matched, 0 mismatch(es)" in reconcile.stdout
+
+
+def test_broken_records_are_found_by_both_checks(world: World) -> None:
+    ids = a_day_of_business(world)
+    # 1. the captured payment posted a second time under another reference
+    insert_posting(
+        world,
+        f"payment:{ids['payment']}:captured-again",
+        "payment_captured",
+        ids["order"],
+        ids["payment"],
+        [("provider_clearing", 500_000), ("customer_deposits", -500_000)],
+    )
+    # 2. the settled refund paid out a second time
+    insert_posting(
+        world,
+        f"refund:{ids['refund']}:settled-again",
+        "refund_settled",
+        ids["order"],
+        ids["refund"],
+        [("refunds_payable", 500_000), ("provider_clearing", -500_000)],
+    )
+    # 3. a posting that does not balance
+    insert_posting(
+        world,
+        "manual-fix-1",
+        "applied_to_price",
+        ids["order"],
+        ids["order"],
+        [("customer_deposits", 1_500_000), ("revenue", -1_000_000)],
+    )
+    # 4. money the provider took that our books never saw
+    ghost = world.provider.create_payment(
+        merchant_reference="P-GHOST",
+        amount=Money(100, "CNY"),
+        description="",
+        idempotency_key="ghost",
+    )
+    world.provider.complete_payment(ghost.reference, succeeded=True)
+
+    check = marque(world, "ledger", "check")
+    reconcile = marque(world, "reconcile", "--date", "2026-10-15")
+
+    assert check.returncode == 1, check.stdout + check.stderr
+    report = check.stdout
+    assert "BREACH posting_balanced: manual-fix-1" in report
+    assert f"BREACH one_posting_per_capture: {ids['payment']}" in report
+    assert f"BREACH refund_paid_once: {ids['refund']}" in report
+    assert f"BREACH held_not_negative: {ids['order']}" in report
+    assert reconcile.returncode == 1, reconcile.stdout + reconcile.stderr
+    mismatches = reconcile.stdout
+    assert f"MISMATCH amount_differs: payment {ids['payment']}" in mismatches
+    assert f"MISMATCH amount_differs: refund {ids['refund']}" in mismatches
+    assert "MISMATCH missing: payment P-GHOST" in mismatches
+    with world.container.uow(readonly=True) as uow:
+        stored = uow.reconciliations.latest(DAY.date(), 1)[0]
+    assert not stored.ok
+    assert {m.merchant_reference for m in stored.mismatches} >= {
+        ids["payment"],
+        ids["refund"],
+        "P-GHOST",
+    }
+
+
+def test_reconcile_with_an_unknown_provider_exits_with_2(world: World) -> None:
+    result = marque(world, "reconcile", "--date", "2026-10-15", "--provider", "nowhere")
+
+    assert result.returncode == 2
+    assert "nowhere" in result.stderr
