@@ -104,4 +104,30 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/sandbox/payments/{reference}"): SANDBOX,
     ("GET", "/api/v1/sandbox/settlements"): SANDBOX.with_probe(query={"date": "2026-11-25"}),
     ("POST", "/api/v1/sandbox/webhooks/deliver"): SANDBOX,
+    # orders: the buyer's own (others get 404); sales and finance may read any order
+    ("POST", "/api/v1/orders"): CUSTOMER,
+    ("GET", "/api/v1/orders"): CUSTOMER,
+    ("GET", "/api/v1/orders/{order_id}"): customer_owned("order", Role.SALES, Role.FINANCE),
+    ("GET", "/api/v1/orders/{order_id}/refund-quote"): customer_owned(
+        "order", Role.SALES, Role.FINANCE
+    ),
+    ("GET", "/api/v1/orders/{order_id}/payment"): customer_owned(
+        "order", Role.SALES, Role.FINANCE
+    ),
+    # money-moving writes: the buyer only; without an Idempotency-Key the owner gets 400 and
+    # changes nothing, while another buyer still gets 404
+    ("PATCH", "/api/v1/orders/{order_id}/configuration"): customer_owned("order"),
+    ("POST", "/api/v1/orders/{order_id}/lock"): customer_owned("order"),
+    ("POST", "/api/v1/orders/{order_id}/cancel"): customer_owned("order"),
+    ("POST", "/api/v1/orders/{order_id}/payments"): customer_owned("order"),
+    # payment provider webhooks: public, authenticated by the provider's signature
+    ("POST", "/api/v1/payments/webhooks/{provider}"): replace(
+        PUBLIC, note="signature-verified; unsigned calls get 400"
+    ),
+    # finance console
+    ("GET", "/api/v1/finance/refunds"): staff(Role.FINANCE),
+    ("POST", "/api/v1/finance/refunds/{refund_id}/retry"): staff(Role.FINANCE),
+    ("GET", "/api/v1/finance/orders/{order_id}/ledger"): staff(Role.FINANCE),
+    ("GET", "/api/v1/finance/reconciliations"): staff(Role.FINANCE),
+    ("GET", "/api/v1/finance/ledger/check"): staff(Role.FINANCE),
 }

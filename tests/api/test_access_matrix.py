@@ -34,6 +34,45 @@ METHODS = ("get", "post", "put", "patch", "delete")
 OWNED_RESOURCES: dict[str, Callable[[httpx.Client], dict[str, str]]] = {}
 
 
+_ORDERS: dict[str, dict[str, str]] = {}
+
+
+def _make_order(client: httpx.Client) -> dict[str, str]:
+    """Customer A's one order, reserved once: every order route is called without an
+    Idempotency-Key or as a read, so none changes it (and fair-sale limits stay clear)."""
+    caller = client.headers.get("Authorization", "")
+    if caller not in _ORDERS:
+        _ORDERS[caller] = _reserve_order(client)
+    return _ORDERS[caller]
+
+
+def _reserve_order(client: httpx.Client) -> dict[str, str]:
+    model = client.get("/api/v1/models").json()["items"][0]["code"]
+    detail = client.get(f"/api/v1/models/{model}").json()
+    defaults = [g["default_option"] for g in detail["option_groups"] if g.get("default_option")]
+    trim = detail["trims"][0]
+    configured = client.post(
+        "/api/v1/configurations", json={"model": model, "trim": trim["code"], "options": defaults}
+    ).json()
+    terms = configured["deposit_terms"]
+    reserved = client.post(
+        "/api/v1/orders",
+        json={
+            "configuration_code": configured["code"],
+            "terms_code": terms["code"],
+            "terms_version": terms["version"],
+            "terms_hash": terms["content_hash"],
+            "accept_terms": True,
+        },
+        headers={"Idempotency-Key": secrets.token_hex(12)},
+    )
+    assert reserved.status_code == 201, reserved.text
+    return {"order_id": str(reserved.json()["id"])}
+
+
+OWNED_RESOURCES["order"] = _make_order
+
+
 @dataclass(frozen=True)
 class Caller:
     name: str
