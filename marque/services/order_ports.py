@@ -46,6 +46,10 @@ class OrderRepository(Protocol):
         changed it since; False (and nothing written) otherwise."""
         ...
 
+    def lock_buyer(self, customer_id: str) -> None:
+        """Hold off the same buyer's concurrent reservations until this transaction ends."""
+        ...
+
     def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]: ...
 
     def for_customer(

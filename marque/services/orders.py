@@ -122,6 +122,7 @@ def reserve(ctx: AppContext, actor: Actor, request: ReserveRequest) -> Reservati
             if existing is not None:
                 payments = uow.payments.for_order(existing.id)
                 return Reservation(existing, payments[-1], created=False)
+        uow.orders.lock_buyer(customer_id)
         check_fair_sale(
             fair_sale_limits(ctx),
             uow.orders.buyer_orders(customer_id, configuration.model_code),

@@ -4,6 +4,7 @@ with the real sandbox provider and its signed webhooks applied in-process."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -272,3 +273,32 @@ def test_notifications_reach_the_buyer_in_their_language(world: World) -> None:
     assert texts
     assert reservation.order.id in texts[0]
     assert "预付款" in texts[0]
+
+
+def test_concurrent_reservations_by_one_buyer_never_exceed_the_limit(world: World) -> None:
+    buyer = world.buyer()
+    request = world.request(world.configuration())
+    same_key = world.request(request.configuration_code, key=secrets.token_hex(8))
+    outcomes: list[str] = []
+
+    def attempt(which: orders.ReserveRequest) -> None:
+        try:
+            reservation = orders.reserve(world.container, buyer, which)
+            outcomes.append(reservation.order.id)
+        except Conflict as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=attempt, args=(request,)) for _ in range(4)]
+    threads += [threading.Thread(target=attempt, args=(same_key,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    orders_made = {o for o in outcomes if o.startswith("O-")}
+    assert len(orders_made) == 2
+    assert outcomes.count("order.open_order_limit") == len(outcomes) - sum(
+        o.startswith("O-") for o in outcomes
+    )
+    with world.container.uow(readonly=True) as uow:
+        assert len(uow.orders.for_customer(buyer.id or "", after=None, limit=10)) == 2

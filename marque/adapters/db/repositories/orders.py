@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from marque.adapters.db.tables.auth import customers
 from marque.adapters.db.tables.orders import (
     order_configuration_changes,
     order_status_changes,
@@ -132,6 +133,15 @@ class SqlOrderRepository:
             .values(**_mutable_values(order))
         )
         return bool(result.rowcount == 1)
+
+    def lock_buyer(self, customer_id: str) -> None:
+        """Serialise one buyer's concurrent reservations (fair-sale limits are read, then
+        written). PostgreSQL locks the customer row; SQLite's BEGIN IMMEDIATE already
+        serialises every writer."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                select(customers.c.id).where(customers.c.id == customer_id).with_for_update()
+            )
 
     def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]:
         query = select(orders.c.id, orders.c.model_code, orders.c.trim_code, orders.c.status).where(
