@@ -4,6 +4,7 @@ or with another amount. Nothing is lost and nothing is posted twice (both engine
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from conftest import Database
 from money_world import World
 
+from marque.adapters.payments.sandbox_webhooks import deliver_due
 from marque.adapters.payments.signing import SIGNATURE_HEADER, signature_header
 from marque.domain.errors import NotFound
 from marque.domain.money import Money
@@ -173,3 +175,32 @@ def test_forged_and_stale_webhooks_are_rejected(world: World) -> None:
         payments.handle_webhook(world.container, "sandbox", {SIGNATURE_HEADER: stale}, body)
     with pytest.raises(NotFound):
         payments.handle_webhook(world.container, "no-such-provider", {}, body)
+
+
+def test_the_same_event_arriving_concurrently_is_applied_once(world: World) -> None:
+    reservation = world.reserve(world.buyer())
+    reference = reservation.payment.provider_reference or ""
+    world.pay(reservation.payment, deliver=False)
+    bodies: list[bytes] = []
+    deliver_due(
+        world.provider,
+        now=world.clock(),
+        post=lambda _url, _headers, body: bodies.append(body) or 503,
+        payment_reference=reference,
+    )
+    [body] = bodies
+    headers = {SIGNATURE_HEADER: signature_header(world.provider.webhook_key, body, world.clock())}
+    results: list[payments.WebhookResult] = []
+
+    def receive() -> None:
+        results.append(payments.handle_webhook(world.container, "sandbox", headers, body))
+
+    threads = [threading.Thread(target=receive) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(r.duplicate for r in results) == [False] + [True] * 5
+    assert world.postings(reservation.order.id) == ["payment_captured"]
+    assert world.order(reservation.order.id).status is OrderStatus.RESERVED
