@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     default_locale: str = Field("zh-CN", description="Language when the caller states none")
     db_pool_size: int = Field(10, description="Connections per process (PostgreSQL)")
     db_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
+    max_in_flight: int = Field(
+        0,
+        ge=0,
+        description="Requests one server process works on at once; the excess waits briefly, "
+        "then gets 503 overload.shed with Retry-After. 0: the database pool's size plus overflow",
+    )
+    max_in_flight_wait_seconds: float = Field(
+        0.025,
+        ge=0,
+        description="Longest wait for a free slot before a request is shed (at most as many "
+        "wait as may run)",
+    )
+    overload_retry_after_seconds: int = Field(
+        1, ge=1, description="Retry-After, in seconds, of 503 answers under overload"
+    )
     log_level: str = Field("INFO", description="Python logging level")
     log_json: bool = Field(True, description="One JSON object per log line")
     token_ttl_seconds: int = Field(7 * 24 * 3600, description="Lifetime of API bearer tokens and page sessions")

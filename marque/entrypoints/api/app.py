@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from marque import __version__
 from marque.bootstrap import Container
+from marque.entrypoints.api.backpressure import BackpressureMiddleware, default_max_in_flight
 from marque.entrypoints.api.observability import Metrics, RequestContextMiddleware
 from marque.entrypoints.api.problems import install_problem_handlers
 from marque.entrypoints.api.routers import (
@@ -67,6 +68,17 @@ def create_app(container: Container) -> FastAPI:
     from marque.entrypoints.web import pages
 
     pages.install(app)
+    settings = container.settings
+    # Inside the request context (ids, language, access log), outside everything else.
+    app.add_middleware(
+        BackpressureMiddleware,
+        max_in_flight=settings.max_in_flight
+        or default_max_in_flight(settings.db_pool_size, settings.db_max_overflow),
+        max_wait_seconds=settings.max_in_flight_wait_seconds,
+        retry_after_seconds=settings.overload_retry_after_seconds,
+        default_locale=settings.default_locale,
+        registry=app.state.metrics.registry,
+    )
     app.add_middleware(
         RequestContextMiddleware,
         metrics=app.state.metrics,

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marque.domain.errors import (
@@ -22,6 +23,7 @@ from marque.domain.errors import (
     Unavailable,
     ValidationFailed,
 )
+from marque.entrypoints.api.backpressure import OverloadCode
 from marque.i18n import Translator
 
 PROBLEM_JSON = "application/problem+json"
@@ -178,6 +180,16 @@ async def _http_exception(request: Request, exc: Exception) -> Any:
     )
 
 
+async def _database_busy(request: Request, exc: Exception) -> Any:
+    """Every database connection of this process stayed busy for the pool's whole timeout:
+    the process is overloaded, not broken. 503 with Retry-After, like a shed request."""
+    log.warning("database pool exhausted", exc_info=exc)
+    retry_after = request.app.state.container.settings.overload_retry_after_seconds
+    return render_error(
+        request, Unavailable(retry_after=retry_after, code=OverloadCode.DATABASE_BUSY)
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> Any:
     log.error("unhandled error", exc_info=exc)
     return render_error(request, MarqueError())
@@ -187,4 +199,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MarqueError, _marque_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(PoolTimeout, _database_busy)
     app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,191 @@
+"""Back-pressure: a server process works on a bounded number of requests at once.
+
+A plain ASGI middleware in front of the application. Up to ``max_in_flight`` requests run
+at once; up to as many more wait at most ``max_wait_seconds`` for a slot, first come first
+served; every other request is answered at once with 503 problem+json ``overload.shed`` and
+a ``Retry-After`` header. A shed request never reaches a route, so nothing is half-done:
+the client may retry it, with the same Idempotency-Key, after ``Retry-After`` seconds.
+
+Without this bound an overloaded process queues requests in its thread pool and its
+database pool until they time out after the client gave up, which turns a surge into a
+pile of 500s and half-finished retries. Sized to the database pool (the scarce resource
+of a request), the bound keeps the queue short, so latency stays bounded for the requests
+that are admitted and the excess is told early when to come back.
+
+The probes and ``/metrics`` are never shed: an overloaded process is busy, not dead, and
+its operators need to see it. Shed requests are counted in
+``marque_http_requests_shed_total``; ``marque_http_requests_in_flight`` is the gauge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from enum import StrEnum
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from marque.domain.errors import Unavailable
+from marque.i18n import Translator
+
+EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+PROBLEM_JSON: Final = "application/problem+json"
+
+
+class OverloadCode(StrEnum):
+    SHED = "overload.shed"
+    DATABASE_BUSY = "overload.database_busy"
+
+
+class InFlightLimiter:
+    """At most ``limit`` holders; at most ``max_waiting`` callers wait, each ``max_wait`` s.
+
+    One per process and event loop. ``acquire`` is True when the caller got a slot (and
+    must ``release`` it), False when it should be turned away. A released slot passes
+    straight to the longest-waiting caller, so a newcomer cannot overtake the queue.
+    """
+
+    def __init__(self, limit: int, *, max_waiting: int, max_wait: float) -> None:
+        if limit < 1:
+            raise ValueError("the in-flight limit must be at least 1")
+        self.limit = limit
+        self.max_waiting = max(0, max_waiting)
+        self.max_wait = max(0.0, max_wait)
+        self.in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    async def acquire(self) -> bool:
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+            return True
+        if self.max_wait <= 0 or len(self._waiters) >= self.max_waiting:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=self.max_wait)
+        except asyncio.CancelledError:
+            self._give_up(waiter)
+            raise
+        if waiter.done() and not waiter.cancelled():
+            return True  # a slot was handed over to us
+        self._give_up(waiter)
+        return False
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; in_flight stays the same
+                return
+        self.in_flight -= 1
+
+    def _give_up(self, waiter: asyncio.Future[None]) -> None:
+        if waiter.done() and not waiter.cancelled():
+            self.release()  # handed over just as we stopped waiting: pass it on
+            return
+        waiter.cancel()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+
+
+class BackpressureMiddleware:
+    """Admits requests through an ``InFlightLimiter``; sheds the rest with 503."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        max_wait_seconds: float,
+        retry_after_seconds: int,
+        default_locale: str,
+        registry: CollectorRegistry | None = None,
+        exempt_paths: frozenset[str] = EXEMPT_PATHS,
+    ) -> None:
+        self.app = app
+        self.limiter = InFlightLimiter(
+            max_in_flight, max_waiting=max_in_flight, max_wait=max_wait_seconds
+        )
+        self.retry_after = max(1, int(retry_after_seconds))
+        self.default_locale = default_locale
+        self.exempt_paths = exempt_paths
+        self.shed = Counter(
+            "marque_http_requests_shed",
+            "Requests answered 503 overload.shed without being run",
+            ["method"],
+            registry=registry,
+        )
+        in_flight = Gauge(
+            "marque_http_requests_in_flight",
+            "Requests this process is working on now (probes and metrics not counted)",
+            registry=registry,
+        )
+        in_flight.set_function(lambda: self.limiter.in_flight)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        if not await self.limiter.acquire():
+            self.shed.labels(scope.get("method", "")).inc()
+            await self._send_shed(scope, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limiter.release()
+
+    async def _send_shed(self, scope: Scope, send: Send) -> None:
+        state = scope.get("state") or {}
+        translator = state.get("translator")
+        _ = translator if isinstance(translator, Translator) else Translator(self.default_locale)
+        busy = Unavailable(retry_after=self.retry_after, code=OverloadCode.SHED)
+        body: dict[str, object] = {
+            "type": f"https://marque.dev/problems/{busy.code}",
+            "title": _(busy.title),
+            "status": busy.status,
+            "detail": _(busy.message, **busy.params),
+            "code": busy.code,
+            "instance": scope.get("path", ""),
+            "params": {"retry_after": self.retry_after},
+        }
+        if state.get("request_id"):
+            body["request_id"] = state["request_id"]
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": busy.status,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(content)).encode()),
+                    (b"retry-after", str(self.retry_after).encode()),
+                    (b"cache-control", b"no-store"),
+                    (b"content-language", _.locale.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+def default_max_in_flight(db_pool_size: int, db_max_overflow: int) -> int:
+    """One request holds one database connection at a time: admit as many as the pool has."""
+    return max(1, db_pool_size + db_max_overflow)
+
+
+__all__ = [
+    "EXEMPT_PATHS",
+    "BackpressureMiddleware",
+    "InFlightLimiter",
+    "OverloadCode",
+    "default_max_in_flight",
+]

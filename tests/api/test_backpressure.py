@@ -1,0 +1,311 @@
+"""Back-pressure: over its in-flight limit a process answers 503 ``overload.shed`` with
+Retry-After at once and never starts the route; an exhausted database pool is a 503 too.
+
+The overload is made deterministic rather than timed: the middleware is driven directly
+with an ASGI app whose handler blocks on an Event the test controls, and the real server is
+held full by a request whose body the test has not finished sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import conftest
+import httpx
+import pytest
+from conftest import Database, LiveServer, start_server
+from prometheus_client import CollectorRegistry
+from sqlalchemy import create_engine
+
+from marque.bootstrap import bootstrap
+from marque.entrypoints.api.app import create_app
+from marque.entrypoints.api.backpressure import BackpressureMiddleware, InFlightLimiter
+from marque.i18n import Translator
+
+PROBLEM_JSON = "application/problem+json"
+
+Message = dict[str, Any]
+
+
+class BlockingApp:
+    """An ASGI app whose every request waits for ``release`` before answering 200."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started: list[str] = []
+
+    async def __call__(
+        self,
+        scope: Message,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        self.started.append(scope["path"])
+        if scope["path"] not in ("/healthz", "/metrics"):
+            await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+
+class Answer:
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.body = b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {k.decode(): v.decode() for k, v in message["headers"]}
+        else:
+            self.body += message.get("body", b"")
+
+    def problem(self) -> dict[str, Any]:
+        assert self.headers["content-type"] == PROBLEM_JSON
+        body: dict[str, Any] = json.loads(self.body)
+        return body
+
+
+def middleware(
+    app: BlockingApp, *, limit: int, wait: float, registry: CollectorRegistry | None = None
+) -> BackpressureMiddleware:
+    return BackpressureMiddleware(
+        app,  # type: ignore[arg-type]
+        max_in_flight=limit,
+        max_wait_seconds=wait,
+        retry_after_seconds=3,
+        default_locale="en",
+        registry=registry or CollectorRegistry(),
+    )
+
+
+async def request(
+    asgi: BackpressureMiddleware, path: str = "/api/v1/orders", *, locale: str = "en"
+) -> Answer:
+    answer = Answer()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [],
+        "state": {"translator": Translator(locale), "request_id": "req-1"},
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await asgi(scope, receive, answer.send)  # type: ignore[arg-type]
+    return answer
+
+
+async def settle(condition: Callable[[], bool]) -> None:
+    """Let the other tasks run until ``condition`` holds (a bounded number of loop turns)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the event loop never reached the expected state")
+
+
+def test_over_the_limit_a_request_is_shed_with_503_and_retry_after_and_never_started() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        registry = CollectorRegistry()
+        asgi = middleware(app, limit=2, wait=0, registry=registry)
+        running = [asyncio.create_task(request(asgi)) for _ in range(2)]
+        await settle(lambda: len(app.started) == 2)
+
+        shed = await request(asgi, locale="zh-CN")
+
+        assert shed.status == 503
+        assert shed.headers["retry-after"] == "3"
+        problem = shed.problem()
+        assert problem["code"] == "overload.shed"
+        assert problem["status"] == 503
+        assert problem["request_id"] == "req-1"
+        assert "3 秒" in problem["detail"]
+        assert shed.headers["content-language"] == "zh-CN"
+        assert len(app.started) == 2, "a shed request must never reach the application"
+        assert registry.get_sample_value("marque_http_requests_shed_total", {"method": "POST"}) == 1
+        assert registry.get_sample_value("marque_http_requests_in_flight") == 2
+
+        app.release.set()
+        assert [answer.status for answer in await asyncio.gather(*running)] == [200, 200]
+        assert (await request(asgi)).status == 200
+        assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=3600)
+        first = asyncio.create_task(request(asgi, "/first"))
+        await settle(lambda: app.started == ["/first"])
+        second = asyncio.create_task(request(asgi, "/second"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+
+        third = await request(asgi, "/third")  # the queue (as long as the limit) is full
+
+        assert third.status == 503
+        assert app.started == ["/first"]
+        app.release.set()
+        assert (await first).status == 200
+        assert (await second).status == 200
+        assert app.started == ["/first", "/second"]
+        assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_request_that_waited_its_whole_bounded_wait_is_shed_without_running() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0.01)
+        first = asyncio.create_task(request(asgi, "/first"))
+        await settle(lambda: app.started == ["/first"])
+
+        waited = await request(asgi, "/second")
+
+        assert waited.status == 503
+        assert waited.problem()["code"] == "overload.shed"
+        assert app.started == ["/first"]
+        assert asgi.limiter.waiting == 0
+        app.release.set()
+        assert (await first).status == 200
+
+    asyncio.run(scenario())
+
+
+def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        blocked = asyncio.create_task(request(asgi))
+        await settle(lambda: len(app.started) == 1)
+
+        assert (await request(asgi, "/healthz")).status == 200
+        assert (await request(asgi, "/metrics")).status == 200
+        assert (await request(asgi, "/api/v1/models")).status == 503
+        app.release.set()
+        await blocked
+
+    asyncio.run(scenario())
+
+
+def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
+    async def scenario() -> None:
+        limiter = InFlightLimiter(1, max_waiting=1, max_wait=3600)
+        assert await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await settle(lambda: limiter.waiting == 1)
+
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+        assert limiter.waiting == 0
+        limiter.release()
+        assert limiter.in_flight == 0
+        assert await limiter.acquire()
+
+    asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------- a real server
+
+
+@pytest.fixture(scope="module")
+def tiny_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server that works on one request at a time and never lets one wait."""
+    running = start_server(
+        seeded,
+        tmp_path_factory.mktemp("backpressure"),
+        MARQUE_MAX_IN_FLIGHT="1",
+        MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
+        MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
+    )
+    yield running
+    running.process.terminate()
+    try:
+        running.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+
+
+def in_flight(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("marque_http_requests_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("no in-flight gauge in /metrics")
+
+
+def wait_for(read: Callable[[], float], wanted: float) -> None:
+    """Poll until the server reports ``wanted`` (it picks the held request up by itself)."""
+    for _ in range(600):
+        if read() == wanted:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never reached {wanted}")
+
+
+def test_a_full_server_answers_503_problem_with_retry_after_at_once(
+    tiny_server: LiveServer,
+) -> None:
+    host, port = tiny_server.base_url.removeprefix("http://").split(":")
+    client = tiny_server.client(headers={"Accept-Language": "en"})
+    # Hold the only slot: a request whose body is still on its way.
+    holder = socket.create_connection((host, int(port)))
+    try:
+        holder.sendall(
+            b"POST /api/v1/configurations HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        wait_for(lambda: in_flight(client), 1)
+
+        shed = client.get("/api/v1/models", headers={"X-Request-ID": "shed-check"})
+
+        assert shed.status_code == 503
+        assert shed.headers["retry-after"] == "2"
+        assert shed.headers["content-type"].startswith(PROBLEM_JSON)
+        problem = shed.json()
+        assert problem["code"] == "overload.shed"
+        assert problem["request_id"] == "shed-check"
+        assert problem["instance"] == "/api/v1/models"
+        assert shed.headers["x-request-id"] == "shed-check"
+        assert client.get("/healthz").status_code == 200
+        assert 'marque_http_requests_shed_total{method="GET"}' in client.get("/metrics").text
+    finally:
+        holder.close()
+    wait_for(lambda: in_flight(client), 0)
+    assert client.get("/api/v1/models").status_code == 200
+
+
+def test_an_exhausted_database_pool_is_a_503_with_retry_after_not_a_500(seeded: Database) -> None:
+    container = bootstrap(conftest.test_settings(seeded.url, overload_retry_after_seconds=4))
+    # One connection, taken by the test; a request then waits 0.2 s for it and gives up.
+    container.engine.dispose()
+    container.engine = create_engine(seeded.url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = create_app(container)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://marque") as client:
+            return await client.get("/api/v1/models", headers={"Accept-Language": "en"})
+
+    try:
+        with container.engine.connect():
+            response = asyncio.run(ask())
+    finally:
+        container.close()
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "4"
+    assert response.json()["code"] == "overload.database_busy"
