@@ -22,7 +22,12 @@ from marque.domain.catalog import (
     Selection,
     Trim,
 )
-from marque.services.demo_deposit_terms import FOUNDERS_TERMS_CODE, founders_terms, intent_terms
+from marque.services.demo_deposit_terms import (
+    FOUNDERS_TERMS_CODE,
+    earnest_terms,
+    founders_terms,
+    intent_terms,
+)
 from marque.services.unit_of_work import UnitOfWork
 
 T = LocalizedText
@@ -263,7 +268,7 @@ def demo_catalogue() -> DemoCatalogue:
         name=T("曜 Arc", "Lumen Arc"),
         body_type="sedan",
         tagline=T("一台为长途而生的电动轿车。", "An electric sedan made for the long drive."),
-        deposit_terms_code="arc-intent",
+        deposit_terms_code="arc-earnest",
         trims=(
             Trim("standard", T("标准版 后驱", "Standard RWD"), on_sale_at=arc_launch),
             Trim("long-range", T("长续航版 四驱", "Long Range AWD"), on_sale_at=arc_launch),
@@ -303,7 +308,7 @@ def demo_catalogue() -> DemoCatalogue:
         _book("vista", {"pro": 239_900, "max": 279_900, "ultra": 319_900, "founders": 329_900}),
     )
     terms = (
-        intent_terms("arc-intent", arc.name, EFFECTIVE_FROM),
+        earnest_terms("arc-earnest", arc.name, EFFECTIVE_FROM),
         intent_terms("vista-intent", vista.name, EFFECTIVE_FROM),
         founders_terms(EFFECTIVE_FROM),
     )

@@ -54,7 +54,7 @@ def test_model_detail_has_trims_groups_rules_and_terms(live_server: LiveServer) 
     assert founders["base_price"] == {"amount": 29_990_000, "currency": CNY}
     assert founders["deposit_terms"]["kind"] == "earnest"
     assert founders["deposit_terms"]["amount"] == {"amount": 2_000_000, "currency": CNY}
-    assert trims["standard"]["deposit_terms"]["code"] == "arc-intent"
+    assert trims["standard"]["deposit_terms"]["code"] == "arc-earnest"
     assert [g["code"] for g in arc["option_groups"]] == [
         "paint",
         "wheels",
@@ -65,7 +65,7 @@ def test_model_detail_has_trims_groups_rules_and_terms(live_server: LiveServer) 
     assert sum(len(g["options"]) for g in arc["option_groups"]) == 20
     assert {rule["kind"] for rule in arc["rules"]} == {"requires", "excludes", "only_with_trim"}
     terms = arc["deposit_terms"]
-    assert terms["kind"] == "intent"
+    assert terms["kind"] == "earnest"
     assert re.fullmatch(r"[0-9a-f]{64}", terms["content_hash"])
     assert "NOT refundable" in terms["body"]
     assert terms["rules"]["auto_lock_after_hours"] == 168

@@ -184,8 +184,8 @@ def test_reserve_pay_quote_lock_cancel_and_refund_over_http(server: LiveServer) 
         f"/api/v1/orders/{order_id}/refund-quote", headers={"Accept-Language": "zh-CN"}
     ).json()
     assert quote_en["total"] == {"amount": 500_000, "currency": "CNY"}
-    assert "intent money" in quote_en["message"]
-    assert "意向金" in quote_zh["message"]
+    assert "earnest money" in quote_en["message"]
+    assert "定金" in quote_zh["message"]
     assert quote_en["refund_by"] > quote_en["quoted_at"]
 
     # -- lock: refused without the confirmation, then accepted

@@ -6,12 +6,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from marque.domain.catalog import (
+    BreachRemedy,
+    DepositKind,
     DepositRules,
     LocalizedText,
     RefundableUntil,
     current_terms,
 )
-from marque.services.demo_deposit_terms import founders_terms, intent_terms
+from marque.services.demo_deposit_terms import earnest_terms, founders_terms, intent_terms
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 NAME = LocalizedText("曜 Arc", "Lumen Arc")
@@ -48,15 +50,26 @@ def test_rules_survive_a_round_trip_through_plain_data() -> None:
     assert rules.to_dict()["maker_breach"]["remedy"] == "double"
 
 
-def test_intent_money_is_refundable_until_the_lock_which_comes_after_seven_days() -> None:
-    terms = intent_terms("arc-intent", NAME, START)
+def test_earnest_money_is_refundable_until_the_lock_which_comes_after_seven_days() -> None:
+    terms = earnest_terms("arc-earnest", NAME, START)
 
+    assert terms.kind is DepositKind.EARNEST
     assert terms.rules.refundable_until is RefundableUntil.LOCK
     assert terms.rules.auto_lock_after_hours == 168
+    assert terms.rules.maker_breach.remedy is BreachRemedy.DOUBLE
     assert "168 hours" in terms.body.en
     assert "NOT refundable" in terms.body.en
     assert "168小时" in terms.body.zh
     assert "不予退还" in terms.body.zh
+
+
+def test_intent_money_is_a_prepayment_refundable_at_any_time() -> None:
+    terms = intent_terms("vista-intent", NAME, START)
+
+    assert terms.kind is DepositKind.INTENT
+    assert terms.rules.refundable_until is RefundableUntil.ALWAYS
+    assert "NOT refundable" not in terms.body.en
+    assert "不予退还" not in terms.body.zh
 
 
 def test_founders_earnest_money_locks_on_payment_and_is_never_refundable_by_choice() -> None:

@@ -56,7 +56,7 @@ def test_options_are_listed_in_catalogue_order_with_their_groups() -> None:
 
 def test_the_founders_edition_carries_its_earnest_terms_and_other_trims_the_models() -> None:
     assert configure(ARC, "founders", [], now=NOW).deposit_terms.code == "founders-earnest"
-    assert configure(ARC, "standard", [], now=NOW).deposit_terms.code == "arc-intent"
+    assert configure(ARC, "standard", [], now=NOW).deposit_terms.code == "arc-earnest"
 
 
 def test_demo_prices_lie_between_two_and_three_hundred_thirty_thousand_yuan() -> None:
