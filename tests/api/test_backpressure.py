@@ -200,6 +200,28 @@ def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None
     asyncio.run(scenario())
 
 
+def test_payment_webhooks_are_admitted_when_full_and_take_a_slot_while_they_run() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=3600)
+        buyer = asyncio.create_task(request(asgi, "/api/v1/orders"))
+        await settle(lambda: len(app.started) == 1)
+        webhook = asyncio.create_task(request(asgi, "/api/v1/payments/webhooks/sandbox"))
+        await settle(lambda: len(app.started) == 2)
+        waiting = asyncio.create_task(request(asgi, "/api/v1/orders"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+
+        assert asgi.limiter.in_flight == 2
+        assert (await request(asgi, "/api/v1/configurations")).status == 503
+        app.release.set()
+        answers = await asyncio.gather(buyer, webhook, waiting)
+
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     async def scenario() -> None:
         limiter = InFlightLimiter(1, max_waiting=1, max_wait=3600)

@@ -13,7 +13,11 @@ of a request), the bound keeps the queue short, so latency stays bounded for the
 that are admitted and the excess is told early when to come back.
 
 The probes and ``/metrics`` are never shed: an overloaded process is busy, not dead, and
-its operators need to see it. Shed requests are counted in
+its operators need to see it. Payment webhooks are never shed either, but they do take a
+slot: they finish work that was admitted earlier (money the buyer has already paid), arrive
+no faster than those reservations were admitted, and a provider that is told to retry
+backs off for seconds to hours, so shedding them would turn a short overload into long
+"paid but not confirmed" waits. Shed requests are counted in
 ``marque_http_requests_shed_total``; ``marque_http_requests_in_flight`` is the gauge.
 """
 
@@ -33,6 +37,8 @@ from marque.domain.errors import Unavailable
 from marque.i18n import Translator
 
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Admitted even when full (they count as in flight): see the module's docstring.
+PRIORITY_PREFIXES: Final = ("/api/v1/payments/webhooks/",)
 PROBLEM_JSON: Final = "application/problem+json"
 
 
@@ -80,7 +86,14 @@ class InFlightLimiter:
         self._give_up(waiter)
         return False
 
+    def force(self) -> None:
+        """Take a slot even over the limit (priority work); ``release`` it as usual."""
+        self.in_flight += 1
+
     def release(self) -> None:
+        if self.in_flight > self.limit:  # a forced slot: nothing to hand over
+            self.in_flight -= 1
+            return
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -110,6 +123,7 @@ class BackpressureMiddleware:
         default_locale: str,
         registry: CollectorRegistry | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
+        priority_prefixes: tuple[str, ...] = PRIORITY_PREFIXES,
     ) -> None:
         self.app = app
         self.limiter = InFlightLimiter(
@@ -118,6 +132,7 @@ class BackpressureMiddleware:
         self.retry_after = max(1, int(retry_after_seconds))
         self.default_locale = default_locale
         self.exempt_paths = exempt_paths
+        self.priority_prefixes = priority_prefixes
         self.shed = Counter(
             "marque_http_requests_shed",
             "Requests answered 503 overload.shed without being run",
@@ -132,10 +147,13 @@ class BackpressureMiddleware:
         in_flight.set_function(lambda: self.limiter.in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") in self.exempt_paths:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path or path in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        if not await self.limiter.acquire():
+        if path.startswith(self.priority_prefixes):
+            self.limiter.force()
+        elif not await self.limiter.acquire():
             self.shed.labels(scope.get("method", "")).inc()
             await self._send_shed(scope, send)
             return
@@ -177,13 +195,16 @@ class BackpressureMiddleware:
         await send({"type": "http.response.body", "body": content})
 
 
-def default_max_in_flight(db_pool_size: int, db_max_overflow: int) -> int:
-    """One request holds one database connection at a time: admit as many as the pool has."""
-    return max(1, db_pool_size + db_max_overflow)
+def default_max_in_flight(db_pool_size: int) -> int:
+    """A request holds one database connection at a time: admit as many requests as the pool
+    keeps connections open. The overflow stays for the in-process jobs and short bursts;
+    admitting into it would open and close PostgreSQL connections all through a surge."""
+    return max(1, db_pool_size)
 
 
 __all__ = [
     "EXEMPT_PATHS",
+    "PRIORITY_PREFIXES",
     "BackpressureMiddleware",
     "InFlightLimiter",
     "OverloadCode",
