@@ -166,6 +166,37 @@ app.add_typer(money_cli.ledger_app, name="ledger")
 app.command()(money_cli.reconcile)
 app.command()(money_cli.worker)
 
+bench_app = typer.Typer(
+    help="Benchmarks; they live in the source checkout's bench/ folder (not installed).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command(
+    "launch",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
+)
+def bench_launch(ctx: typer.Context) -> None:
+    """Replay a launch-night surge on PostgreSQL and verify nothing was lost or doubled.
+    Every option goes to bench/launch.py: `marque bench launch --help` lists them."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "bench" / "launch.py").is_file():
+        console.print("[red]bench/launch.py is not here: run it from a source checkout[/red]")
+        raise typer.Exit(2)
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    launch = importlib.import_module("bench.launch")
+    raise typer.Exit(int(launch.main(list(ctx.args))))
+
 
 if __name__ == "__main__":
     app()

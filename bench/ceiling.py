@@ -1,0 +1,148 @@
+"""The machine's durable-commit ceiling: how many one-row INSERT transactions per second
+PostgreSQL commits here, with the server's own ``synchronous_commit`` (on, by default).
+
+``pgbench`` (PostgreSQL's client package; Debian keeps it in /usr/lib/postgresql/*/bin)
+runs a one-statement script from several clients; without pgbench an equivalent loop of
+threads, each committing one INSERT at a time over psycopg, measures the same thing. Our
+rate divided by this ceiling says how close marque comes to what the disk and PostgreSQL
+allow: every paid reservation needs at least two durable commits (reserve, webhook).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from sqlalchemy import make_url
+
+TABLE = "bench_commit_ceiling"
+SCRIPT = f"INSERT INTO {TABLE} (client) VALUES (:client_id);\n"
+
+
+def pgbench_path() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return candidates[-1] if candidates else None
+
+
+def _libpq(url: str) -> dict[str, str]:
+    parsed = make_url(url)
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "user": parsed.username or "postgres",
+        "dbname": parsed.database or "postgres",
+        "password": parsed.password or "",
+    }
+
+
+def _dsn(conninfo: dict[str, str]) -> str:
+    return make_conninfo(**{k: v for k, v in conninfo.items() if v})
+
+
+def _prepare(conninfo: dict[str, str]) -> str:
+    with psycopg.connect(_dsn(conninfo), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} "
+            "(id bigserial PRIMARY KEY, client int NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(f"TRUNCATE {TABLE}")
+        row = conn.execute("SHOW synchronous_commit").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def _with_pgbench(binary: str, conninfo: dict[str, str], clients: int, seconds: int) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(SCRIPT)
+    env = dict(os.environ, PGPASSWORD=conninfo["password"])
+    try:
+        done = subprocess.run(
+            [
+                binary,
+                "-n",
+                "-M",
+                "prepared",
+                "-f",
+                script.name,
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, os.cpu_count() or 1)),
+                "-T",
+                str(seconds),
+                "-h",
+                conninfo["host"],
+                "-p",
+                conninfo["port"],
+                "-U",
+                conninfo["user"],
+                conninfo["dbname"],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"tps = ([0-9.]+)", done.stdout)
+    if done.returncode != 0 or not match:
+        raise RuntimeError(f"pgbench failed: {done.stderr or done.stdout}")
+    return float(match.group(1))
+
+
+def _with_psycopg(conninfo: dict[str, str], clients: int, seconds: int) -> float:
+    counts = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def loop(index: int) -> None:
+        with psycopg.connect(_dsn(conninfo), autocommit=True) as conn:
+            statement = f"INSERT INTO {TABLE} (client) VALUES (%s)"
+            while time.monotonic() < deadline:
+                conn.execute(statement, (index,), prepare=True)
+                counts[index] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def measure(
+    database_url: str, *, clients: Sequence[int] = (1, 16), seconds: int = 5
+) -> dict[str, Any]:
+    """Commits per second with each number of clients; the best is the ceiling."""
+    conninfo = _libpq(database_url)
+    synchronous_commit = _prepare(conninfo)
+    binary = pgbench_path()
+    by_clients: dict[int, float] = {}
+    for count in clients:
+        if binary:
+            by_clients[count] = _with_pgbench(binary, conninfo, count, seconds)
+        else:
+            by_clients[count] = _with_psycopg(conninfo, count, seconds)
+    with psycopg.connect(_dsn(conninfo), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    return {
+        "tool": "pgbench" if binary else "psycopg loop",
+        "script": SCRIPT.strip(),
+        "seconds": seconds,
+        "synchronous_commit": synchronous_commit,
+        "commits_per_second_by_clients": {n: round(tps, 1) for n, tps in by_clients.items()},
+        "commits_per_second": round(max(by_clients.values()), 1),
+    }

@@ -1,0 +1,154 @@
+"""CPU used by the server, PostgreSQL and the driver, and what PostgreSQL was waiting on.
+
+A background thread samples every ``interval`` seconds:
+- CPU time (user + system) of every process of the server tree, of every PostgreSQL
+  backend connected to the bench database, of PostgreSQL's shared helpers (WAL writer,
+  checkpointer ...), and of the driver's own process. A process counts from when it was
+  first seen to when it was last seen, so a killed worker keeps what it used and a new
+  worker or backend is counted from zero.
+- ``pg_stat_activity`` of the bench database: active backends by wait event (``CPU`` when
+  they wait on nothing), a cheap sampling profile of the database side.
+- ``pg_stat_database`` commit and row counters at start and end (commits per reservation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from sqlalchemy import Engine, text
+
+SHARED_POSTGRES = ("walwriter", "wal writer", "checkpointer", "background writer", "autovacuum")
+
+ACTIVITY = text(
+    "SELECT pid, state, coalesce(wait_event_type, '') AS wtype, coalesce(wait_event, '') AS wev "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+COUNTERS = text(
+    "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, "
+    "blks_read, deadlocks FROM pg_stat_database WHERE datname = current_database()"
+)
+
+
+def _cpu(proc: psutil.Process) -> float | None:
+    try:
+        times = proc.cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)
+
+
+@dataclass
+class _Tally:
+    first: dict[int, float] = field(default_factory=dict)
+    last: dict[int, float] = field(default_factory=dict)
+
+    def see(self, pid: int, cpu: float | None) -> None:
+        if cpu is None:
+            return
+        self.first.setdefault(pid, cpu)
+        self.last[pid] = cpu
+
+    def total(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+class ResourceSampler:
+    def __init__(
+        self,
+        engine: Engine,
+        server_processes: Callable[[], list[psutil.Process]],
+        *,
+        interval: float = 0.25,
+    ) -> None:
+        self.engine = engine
+        self.server_processes = server_processes
+        self.interval = interval
+        self.server = _Tally()
+        self.backends = _Tally()
+        self.shared = _Tally()
+        self.driver = _Tally()
+        self.waits: Counter[str] = Counter()
+        self.samples = 0
+        self.max_backends = 0
+        self._counters: list[dict[str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._me = psutil.Process()
+        self._started = 0.0
+        self._elapsed = 0.0
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._counters.append(self._read_counters())
+        with self.engine.connect() as conn:
+            self._sample(conn)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self._elapsed = time.monotonic() - self._started
+        self._counters.append(self._read_counters())
+
+    def _read_counters(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            row = conn.execute(COUNTERS).mappings().one()
+        return {key: int(value) for key, value in row.items()}
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self._stop.wait(self.interval):
+                try:
+                    self._sample(conn)
+                except Exception:  # a sample may fail while a worker is being killed
+                    continue
+            self._sample(conn)
+
+    def _sample(self, conn: Any) -> None:
+        for proc in self.server_processes():
+            self.server.see(proc.pid, _cpu(proc))
+        self.driver.see(self._me.pid, _cpu(self._me))
+        rows = conn.execute(ACTIVITY).all()
+        conn.commit()
+        self.samples += 1
+        self.max_backends = max(self.max_backends, len(rows))
+        for row in rows:
+            with contextlib.suppress(psutil.Error):
+                self.backends.see(row.pid, _cpu(psutil.Process(row.pid)))
+            if row.state == "active":
+                self.waits[f"{row.wtype}:{row.wev}" if row.wtype else "CPU"] += 1
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmdline = " ".join(proc.info.get("cmdline") or [])
+            if cmdline.startswith("postgres:") and any(n in cmdline for n in SHARED_POSTGRES):
+                self.shared.see(proc.pid, _cpu(proc))
+
+    def report(self) -> dict[str, Any]:
+        before = self._counters[0] if self._counters else {}
+        after = self._counters[-1] if len(self._counters) > 1 else before
+        deltas = {key: after.get(key, 0) - value for key, value in before.items()}
+        active = sum(self.waits.values())
+        return {
+            "seconds": round(self._elapsed, 2),
+            "cpu_seconds": {
+                "server": round(self.server.total(), 2),
+                "postgres_backends": round(self.backends.total(), 2),
+                "postgres_shared": round(self.shared.total(), 2),
+                "driver": round(self.driver.total(), 2),
+            },
+            "server_processes_seen": len(self.server.last),
+            "postgres_backends_seen": len(self.backends.last),
+            "postgres_backends_max": self.max_backends,
+            "postgres_counters": deltas,
+            "postgres_active_by_wait": {
+                wait: round(count / max(1, self.samples), 2)
+                for wait, count in self.waits.most_common(12)
+            },
+            "postgres_active_avg": round(active / max(1, self.samples), 2),
+        }
