@@ -9,7 +9,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from marque.entrypoints.web import catalog_pages, sandbox_pages, signin_pages
+from marque.entrypoints.web import (
+    catalog_pages,
+    finance_pages,
+    order_action_pages,
+    order_pages,
+    sandbox_pages,
+    signin_pages,
+)
 from marque.entrypoints.web.error_pages import render_error_page
 from marque.entrypoints.web.rendering import STATIC_DIR, build_environment
 
@@ -20,4 +27,7 @@ def install(app: FastAPI) -> None:
     app.include_router(catalog_pages.router)
     app.include_router(signin_pages.router)
     app.include_router(sandbox_pages.router)
+    app.include_router(order_pages.router)
+    app.include_router(order_action_pages.router)
+    app.include_router(finance_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -172,6 +172,10 @@
   }
 
   form.addEventListener("change", onChange);
-  form.addEventListener("submit", function (event) { event.preventDefault(); onChange(); });
+  form.addEventListener("submit", function (event) {
+    /* A button with its own formaction (Reserve) leaves the page with the choices. */
+    if (event.submitter && event.submitter.hasAttribute("formaction")) { return; }
+    event.preventDefault(); onChange();
+  });
   showAvailability(currentChoice());
 })();
