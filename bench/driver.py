@@ -89,11 +89,13 @@ class Driver:
         token: str | None = None,
         key: str | None = None,
         body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
         retry: bool = True,
     ) -> Answer:
         loop = asyncio.get_running_loop()
         start = loop.time() if scheduled is None else scheduled
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if key:
@@ -102,7 +104,9 @@ class Driver:
         while True:
             attempts += 1
             sent = loop.time()
-            status, parsed, code, answer_headers = await self._once(method, path, headers, body)
+            status, parsed, code, answer_headers = await self._once(
+                method, path, headers, body, content
+            )
             label = f"{status} {code}" if code else str(status)
             self.recorder.attempt(step, label)
             if status in (429, 503):  # how fast the server says "not now"
@@ -121,11 +125,12 @@ class Driver:
         return answer
 
     async def _once(
-        self, method: str, path: str, headers: dict[str, str], body: Any
+        self, method: str, path: str, headers: dict[str, str], body: Any, content: bytes | None
     ) -> tuple[int, Any, str | None, dict[str, str]]:
+        payload: dict[str, Any] = {"data": content} if content is not None else {"json": body}
         try:
             async with self.session.request(
-                method, self.base_url + path, headers=headers, json=body
+                method, self.base_url + path, headers=headers, **payload
             ) as response:
                 raw = await response.read()
                 answer_headers = {k.lower(): v for k, v in response.headers.items()}

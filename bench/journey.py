@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.driver import Answer, Driver, sleep_until
 from bench.provision import Buyer
+from bench.webhooks import WEBHOOK_PATH, WebhookSigner
 
 #: (model, trim, options): plain trims and the limited edition of the demo catalogue.
 CHOICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -42,6 +43,11 @@ class Plan:
     pay_think: tuple[float, float] = (0.2, 1.0)
     lock_think: tuple[float, float] = (0.5, 3.0)
     poll_every: float = 1.0
+    #: "driver": the bench delivers the sandbox's signed webhooks itself, at once and
+    #: concurrently, like a provider's delivery fleet; "server": the sandbox's own
+    #: dispatcher thread in each server process delivers them.
+    webhooks: str = "driver"
+    duplicate_webhook_share: float = 0.10
     paid_wait: float = 60.0
     seed: int = 7
 
@@ -138,6 +144,7 @@ class Launch:
         self.ledger = Ledger()
         self.random = random.Random(plan.seed)
         self.replay_mismatches = 0
+        self.signer: WebhookSigner | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, started: float) -> None:
@@ -211,6 +218,8 @@ class Launch:
         if not pay.ok:
             return
         self.ledger.paid[order_id] = pay.done_wall
+        if self.plan.webhooks == "driver" and self.signer is not None:
+            await self._deliver(pay.body)
         roll = rnd.random()
         if roll >= plan.lock_share + plan.cancel_share:
             return
@@ -244,6 +253,26 @@ class Launch:
             )
             if cancel.ok:
                 self.ledger.cancelled.add(order_id)
+
+    async def _deliver(self, payment: dict[str, Any]) -> None:
+        """The provider's webhook for a payment that just succeeded; a share twice at once."""
+        assert self.signer is not None
+        content, headers = self.signer.sign(payment)
+        moment = self.driver.now()
+        copies = 2 if self.random.random() < self.plan.duplicate_webhook_share else 1
+        await asyncio.gather(
+            *(
+                self.driver.call(
+                    "webhook" if copy == 0 else "webhook_duplicate",
+                    "POST",
+                    WEBHOOK_PATH,
+                    scheduled=moment,
+                    content=content,
+                    headers=headers,
+                )
+                for copy in range(copies)
+            )
+        )
 
     async def _payment_reference(self, buyer: Buyer, order_id: str) -> str | None:
         for _ in range(10):

@@ -25,8 +25,18 @@ from bench.contention import plan_attempts, run_contention
 from bench.driver import Driver
 from bench.journey import Launch, Ledger, Plan, configure_all
 from bench.resources import ResourceSampler
-from bench.server import ROOT, Server, drop_database, fresh_database, prepare_database
+from bench.server import (
+    ROOT,
+    SOURCE,
+    Server,
+    drop_database,
+    fresh_database,
+    prepare_database,
+    use_snapshot,
+)
 from bench.stats import Recorder
+from bench.webhooks import HOLD_DISPATCHER, WebhookSigner
+from marque.config import Settings
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -55,12 +65,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--keep-database", action="store_true", help="do not drop it afterwards")
     target.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE")
     target.add_argument("--server-log-level", default="INFO", help="INFO keeps access logs")
+    target.add_argument(
+        "--checkout",
+        metavar="REF",
+        help="serve a committed revision (e.g. HEAD) from a snapshot, not the working tree",
+    )
     load = p.add_argument_group("launch")
     load.add_argument("--buyers", type=int, default=200)
     load.add_argument("--rate", type=float, default=50.0, help="arrivals per second")
     load.add_argument("--configure-share", type=float, default=0.25)
     load.add_argument("--retry-share", type=float, default=0.10)
     load.add_argument("--duplicate-webhook-share", type=float, default=0.10)
+    load.add_argument(
+        "--webhooks",
+        choices=("driver", "server"),
+        default="driver",
+        help="who delivers the sandbox's webhooks: the driver at once (like a provider's "
+        "fleet; needs the server's MARQUE_SECRET_KEY in this environment) or the sandbox "
+        "dispatcher thread of each server process",
+    )
     load.add_argument("--limited-share", type=float, default=0.05)
     load.add_argument("--limited-cap", type=int, help="set the limited edition's cap first")
     load.add_argument("--lock-share", type=float, default=0.65)
@@ -97,6 +120,8 @@ def label_of(args: argparse.Namespace) -> str:
     kind = "contention" if args.contention else "launch"
     parts = [args.label or kind, f"w{args.workers}" if args.start else "url"]
     parts += [name for name in ("crash", "overload") if getattr(args, name)]
+    if args.webhooks == "server" and not args.contention:
+        parts.append("dispatcher")
     return "-".join(parts)
 
 
@@ -114,14 +139,21 @@ class Run:
     def setup(self) -> str:
         args = self.args
         if args.start:
+            if args.checkout:
+                tree = use_snapshot(args.checkout)
+                self.result["commit"] = SOURCE.commit
+                print(f"serving {args.checkout} = {SOURCE.commit} from {tree}")
             if not args.reuse_database:
                 self.database_url = fresh_database(args.database_url)
             print(f"database {self.database_url}: migrate, seed")
             prepare_database(self.database_url)
-            overrides = {
-                "MARQUE_LOG_LEVEL": args.server_log_level,
-                "MARQUE_SANDBOX_WEBHOOK_DUPLICATE_RATE": str(args.duplicate_webhook_share),
-            }
+            overrides = {"MARQUE_LOG_LEVEL": args.server_log_level}
+            if args.webhooks == "driver":
+                overrides.update(HOLD_DISPATCHER)
+            else:
+                overrides["MARQUE_SANDBOX_WEBHOOK_DUPLICATE_RATE"] = str(
+                    args.duplicate_webhook_share
+                )
             overrides.update(item.split("=", 1) for item in args.server_env)
             RESULTS.mkdir(parents=True, exist_ok=True)
             log = RESULTS / f"{self.stamp}-{self.label}-server.log"
@@ -141,9 +173,10 @@ class Run:
     # ------------------------------------------------------------------ the run
     def run(self) -> int:
         args = self.args
-        base_url = self.setup()
-        engine = create_engine(self.database_url, pool_size=4)
+        engine = None
         try:
+            base_url = self.setup()
+            engine = create_engine(self.database_url, pool_size=4)
             self.result["machine"] = report.machine(engine)
             if args.ceiling_seconds > 0:
                 print(f"durable-commit ceiling ({args.ceiling_seconds} s)")
@@ -165,7 +198,8 @@ class Run:
             ledger = run_async(self._replay(base_url, engine, buyers))
             self._afterwards(engine, ledger, [b.id for b in buyers])
         finally:
-            engine.dispose()
+            if engine is not None:
+                engine.dispose()
             self.teardown()
         self.result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -214,8 +248,12 @@ class Run:
                     limited_share=args.limited_share,
                     lock_share=args.lock_share,
                     cancel_share=args.cancel_share,
+                    webhooks=args.webhooks,
+                    duplicate_webhook_share=args.duplicate_webhook_share,
                 )
                 launch = Launch(driver, plan, buyers, plain, limited)
+                if args.webhooks == "driver":
+                    launch.signer = WebhookSigner(Settings())
                 print(f"replaying {plan.buyers} buyers at {plan.rate}/s ({plan.seconds:.0f} s)")
                 await launch.run(started)
                 ledger = launch.ledger
@@ -293,7 +331,7 @@ class Run:
         self.result["drain_seconds"] = round(drained, 1)
         times = verify.timings(engine, ledger)
         for latency in times["webhook_latencies"]:
-            self.recorder.add_latency("webhook", latency)
+            self.recorder.add_latency("confirmation", latency)
         self.result["steps"] = self.recorder.report()
         since = self.result.get("replay_started_wall")
         replay_seconds = float(self.result.get("replay_seconds") or 0)
@@ -322,6 +360,12 @@ class Run:
             self.result["headline"]["transactions per paid reservation (all)"] = round(
                 commits / len(times["paid_at"]), 1
             )
+        cpu = self.result.get("resources", {}).get("cpu_seconds", {})
+        if cpu and ledger.reserved:
+            self.result["headline"]["cpu ms per acknowledged reservation"] = {
+                name: round(1000 * seconds / len(ledger.reserved), 1)
+                for name, seconds in cpu.items()
+            }
         checks = verify.verify(
             engine,
             self.database_url,

@@ -27,7 +27,8 @@ from sqlalchemy import Engine, text
 SHARED_POSTGRES = ("walwriter", "wal writer", "checkpointer", "background writer", "autovacuum")
 
 ACTIVITY = text(
-    "SELECT pid, state, coalesce(wait_event_type, '') AS wtype, coalesce(wait_event, '') AS wev "
+    "SELECT pid, state, coalesce(wait_event_type, '') AS wtype, coalesce(wait_event, '') AS wev, "
+    "left(query, 120) AS query "
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
 COUNTERS = text(
@@ -75,6 +76,7 @@ class ResourceSampler:
         self.shared = _Tally()
         self.driver = _Tally()
         self.waits: Counter[str] = Counter()
+        self.lock_waits: Counter[str] = Counter()
         self.samples = 0
         self.max_backends = 0
         self._counters: list[dict[str, int]] = []
@@ -124,6 +126,8 @@ class ResourceSampler:
                 self.backends.see(row.pid, _cpu(psutil.Process(row.pid)))
             if row.state == "active":
                 self.waits[f"{row.wtype}:{row.wev}" if row.wtype else "CPU"] += 1
+                if row.wtype == "Lock":  # who waits on a row or table lock, and in what
+                    self.lock_waits[" ".join(str(row.query).split())] += 1
         for proc in psutil.process_iter(["name", "cmdline"]):
             cmdline = " ".join(proc.info.get("cmdline") or [])
             if cmdline.startswith("postgres:") and any(n in cmdline for n in SHARED_POSTGRES):
@@ -151,4 +155,5 @@ class ResourceSampler:
                 for wait, count in self.waits.most_common(12)
             },
             "postgres_active_avg": round(active / max(1, self.samples), 2),
+            "postgres_lock_waits_by_query": dict(self.lock_waits.most_common(5)),
         }

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,43 @@ def marque_env(database_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Source:
+    """Where the server's code comes from: the working tree, or a snapshot of a commit."""
+
+    tree: Path = ROOT
+    commit: str | None = None
+
+
+SOURCE = Source()
+
+
+def use_snapshot(ref: str) -> Path:
+    """Serve a committed revision instead of the working tree (which others may be editing):
+    ``git archive REF`` unpacked once into a temporary folder, run with ``python -m``."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = Path(tempfile.gettempdir()) / f"marque-bench-{sha[:12]}"
+    if not (target / "marque" / "__init__.py").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", sha], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    SOURCE.tree, SOURCE.commit = target, sha
+    return target
+
+
 def run_marque(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "marque.entrypoints.cli", *args],
         env=env,
-        cwd=ROOT,
+        cwd=SOURCE.tree,
         capture_output=True,
         text=True,
         check=False,
@@ -95,13 +128,13 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = marque_env(
-            self.database_url,
-            MARQUE_HOST="127.0.0.1",
-            MARQUE_PORT=str(self.port),
-            MARQUE_SANDBOX_WEBHOOK_DELAY_SECONDS="0",
-            **self.env_overrides,
-        )
+        settings = {
+            "MARQUE_HOST": "127.0.0.1",
+            "MARQUE_PORT": str(self.port),
+            "MARQUE_SANDBOX_WEBHOOK_DELAY_SECONDS": "0",
+        }
+        settings.update(self.env_overrides)
+        env = marque_env(self.database_url, **settings)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -115,7 +148,7 @@ class Server:
                 str(self.workers),
             ],
             env=env,
-            cwd=ROOT,
+            cwd=SOURCE.tree,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -1,0 +1,140 @@
+"""Round trips per step of one buyer's launch-night path: ``python -m bench.statements``.
+
+Runs the real application in-process (no server, no background threads) on a fresh
+PostgreSQL database and counts, for each HTTP call, the SQL statements sent, the pool
+checkouts (each one is also a ``SELECT 1`` ping while ``pool_pre_ping`` is on) and the
+transactions committed or rolled back. Deterministic, so it shows what a change to the hot
+path saves without any load: every statement is a network round trip and every commit a
+WAL flush on the critical path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, create_engine, event
+
+from bench.provision import open_sales, provision_buyers
+from bench.server import drop_database, fresh_database
+from bench.webhooks import WEBHOOK_PATH, WebhookSigner
+from marque.adapters.db import migrate as migrations
+from marque.bootstrap import bootstrap
+from marque.config import Settings
+from marque.entrypoints.api.app import create_app
+from marque.services.demo_catalog import seed_demo_catalog
+
+
+class Counts:
+    def __init__(self, engine: Engine) -> None:
+        self.now: Counter[str] = Counter()
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._rollback)
+
+    def _statement(self, *_: Any) -> None:
+        self.now["statements"] += 1
+
+    def _checkout(self, *_: Any) -> None:
+        self.now["checkouts"] += 1
+
+    def _commit(self, *_: Any) -> None:
+        self.now["commits"] += 1
+
+    def _rollback(self, *_: Any) -> None:
+        self.now["rollbacks"] += 1
+
+    def take(self) -> dict[str, int]:
+        taken = dict(self.now)
+        self.now.clear()
+        return taken
+
+
+async def journey(client: httpx.AsyncClient, token: str, counts: Counts) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def step(name: str, method: str, path: str, **kwargs: Any) -> Any:
+        counts.take()
+        response = await client.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise SystemExit(f"{name}: {response.status_code} {response.text}")
+        steps[name] = {"status": response.status_code, **counts.take()}
+        return response.json()
+
+    choice = {"model": "arc", "trim": "standard", "options": ["paint-graphite"]}
+    configured = await step(
+        "configure", "POST", "/api/v1/configurations", json=choice, headers=auth
+    )
+    terms = configured["deposit_terms"]
+    body = {
+        "configuration_code": configured["code"],
+        "terms_code": terms["code"],
+        "terms_version": terms["version"],
+        "terms_hash": terms["content_hash"],
+        "accept_terms": True,
+    }
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    order = await step("reserve", "POST", "/api/v1/orders", json=body, headers={**auth, **key})
+    await step("reserve_replay", "POST", "/api/v1/orders", json=body, headers={**auth, **key})
+    reference = order["payment"]["provider_reference"]
+    paid = await step("pay", "POST", f"/api/v1/sandbox/payments/{reference}/succeed")
+    content, hook_headers = WebhookSigner(Settings()).sign(paid)
+    await step("webhook", "POST", WEBHOOK_PATH, content=content, headers=hook_headers)
+    await step("webhook_duplicate", "POST", WEBHOOK_PATH, content=content, headers=hook_headers)
+    await step("poll", "GET", f"/api/v1/orders/{order['id']}/payment", headers=auth)
+    lock_key = {"Idempotency-Key": uuid.uuid4().hex}
+    await step(
+        "lock",
+        "POST",
+        f"/api/v1/orders/{order['id']}/lock",
+        json={"confirm": True},
+        headers={**auth, **lock_key},
+    )
+    return steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.statements", description=__doc__)
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args(argv)
+    url = fresh_database(args.database_url)
+    try:
+        engine = create_engine(url)
+        migrations.upgrade(engine)
+        engine.dispose()
+        container = bootstrap(Settings(database_url=url, log_json=False, default_locale="en"))
+        seed_demo_catalog(container.uow(), container.clock())
+        open_sales(container.engine, "arc")
+        buyer = provision_buyers(container.engine, 1)[0]
+        counts = Counts(container.engine)
+        app = create_app(container)
+
+        async def run() -> dict[str, Any]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                return await journey(client, buyer.token, counts)
+
+        steps = asyncio.run(run())
+        container.close()
+    finally:
+        drop_database(url)
+    print(json.dumps(steps, indent=2))
+    total = Counter[str]()
+    for name, numbers in steps.items():
+        if name not in ("reserve_replay", "webhook_duplicate", "configure", "poll"):
+            total.update({k: v for k, v in numbers.items() if k != "status"})
+    print("reserve + pay + webhook + lock:", dict(total))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
