@@ -351,8 +351,22 @@ class Run:
             "errors other than 409/429/503": self.recorder.unexpected_errors(),
             "ceiling commits/s": (self.result.get("ceiling") or {}).get("commits_per_second"),
         }
-        paid_rate = self.result["headline"]["paid reservations/s (from start)"]
-        top = self.result["headline"]["ceiling commits/s"]
+        if args.contention:
+            analysis = self.result["contention"]
+            attempts = sum(self.recorder.steps["contend"].outcomes.values())
+            self.result["headline"] = {
+                "attempts (duplicates)": f"{analysis['attempts']} ({analysis['duplicates']})",
+                "answered attempts/s": round(attempts / replay_seconds, 1)
+                if replay_seconds
+                else None,
+                "confirmed orders / cap": f"{analysis['confirmed_orders']} / {analysis['cap']}",
+                "refusals": analysis["refusals"],
+                "false sold-out answers": analysis["false_sold_out"],
+                "errors other than 409/429/503": self.recorder.unexpected_errors(),
+                "ceiling commits/s": self.result["headline"]["ceiling commits/s"],
+            }
+        paid_rate = self.result["headline"].get("paid reservations/s (from start)")
+        top = self.result["headline"].get("ceiling commits/s")
         if paid_rate and top:
             self.result["headline"]["paid/s as share of ceiling"] = round(paid_rate / top, 3)
         commits = self.result.get("resources", {}).get("postgres_counters", {}).get("xact_commit")
