@@ -110,6 +110,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.start and not args.url:
         p.error("give --start or --url")
+    if args.crash and not args.start:
+        p.error("--crash needs --start (the bench kills and restarts its own server)")
     if args.overload:
         args.rate *= 3
         args.buyers *= 3
@@ -147,6 +149,7 @@ class Run:
                 self.database_url = fresh_database(args.database_url)
             print(f"database {self.database_url}: migrate, seed")
             prepare_database(self.database_url)
+            self._stage()  # before the server reads (and caches) the catalogue
             overrides = {"MARQUE_LOG_LEVEL": args.server_log_level}
             if args.webhooks == "driver":
                 overrides.update(HOLD_DISPATCHER)
@@ -162,7 +165,20 @@ class Run:
             self.server.start()
             return self.server.base_url
         print("targeting a running server: duplicate webhooks follow its own settings")
+        self._stage()
         return str(args.url)
+
+    def _stage(self) -> None:
+        """Sales open now; the limited edition's cap as asked."""
+        args = self.args
+        engine = create_engine(self.database_url, pool_size=1)
+        try:
+            provision.open_sales(engine, "arc")
+            cap = args.contention_cap if args.contention else args.limited_cap
+            if cap:
+                provision.set_unit_cap(engine, "arc", "founders", cap)
+        finally:
+            engine.dispose()
 
     def teardown(self) -> None:
         if self.server is not None:
@@ -185,11 +201,6 @@ class Run:
                     clients=[int(n) for n in str(args.ceiling_clients).split(",")],
                     seconds=args.ceiling_seconds,
                 )
-            provision.open_sales(engine, "arc")
-            if args.contention:
-                provision.set_unit_cap(engine, "arc", "founders", args.contention_cap)
-            elif args.limited_cap:
-                provision.set_unit_cap(engine, "arc", "founders", args.limited_cap)
             wanted = self._buyers_needed() + 1
             print(f"provisioning {wanted} signed-in buyers")
             started = time.monotonic()
