@@ -10,6 +10,8 @@ with an optional order scope, e.g. ``customer_deposits:O-123``.
     forfeited_deposits       earnest money kept under the terms (income)
     compensation_expense     what we pay on top when we breach (earnest returned twice)
     revenue                  deposits applied to the price
+    bank                     our bank account: compensation is paid from it by transfer, since
+                             a provider refunds at most what it captured
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Account(StrEnum):
     FORFEITED_DEPOSITS = "forfeited_deposits"
     COMPENSATION_EXPENSE = "compensation_expense"
     REVENUE = "revenue"
+    BANK = "bank"
 
 
 class PostingKind(StrEnum):
@@ -124,6 +127,20 @@ def refund_settled(order_id: str, total: Money, *, at: datetime, reference: str)
     )
 
 
+def compensation_paid(order_id: str, amount: Money, *, at: datetime, reference: str) -> Posting:
+    """Compensation owed on top of a refund left our bank account by transfer."""
+    return post(
+        PostingKind.COMPENSATION,
+        [
+            Entry(Account.REFUNDS_PAYABLE, amount, order_id),
+            Entry(Account.BANK, -amount),
+        ],
+        at=at,
+        reference=reference,
+        order_id=order_id,
+    )
+
+
 def forfeited(order_id: str, amount: Money, *, at: datetime, reference: str) -> Posting:
     return post(
         PostingKind.FORFEITED,
@@ -181,6 +198,7 @@ __all__ = [
     "UnbalancedPosting",
     "applied_to_price",
     "balances",
+    "compensation_paid",
     "forfeited",
     "held_for_order",
     "payment_captured",

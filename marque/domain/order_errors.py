@@ -39,6 +39,8 @@ class OrderErrorCode(StrEnum):
     UNKNOWN_PROVIDER = "payments.unknown_provider"
     AMOUNT_MISMATCH = "payments.amount_mismatch"
     REFUND_NOT_FOUND = "refund.not_found"
+    NO_COMPENSATION = "refund.no_compensation"
+    COMPENSATION_ALREADY_PAID = "refund.compensation_already_paid"
 
 
 MESSAGES: dict[OrderErrorCode, str] = {
@@ -96,6 +98,10 @@ MESSAGES: dict[OrderErrorCode, str] = {
         "was recorded and not applied."
     ),
     OrderErrorCode.REFUND_NOT_FOUND: N_("There is no refund {refund}."),
+    OrderErrorCode.NO_COMPENSATION: N_("Refund {refund} owes no compensation on top."),
+    OrderErrorCode.COMPENSATION_ALREADY_PAID: N_(
+        "The compensation of refund {refund} was already recorded as paid ({reference})."
+    ),
 }
 
 

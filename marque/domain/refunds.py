@@ -41,6 +41,7 @@ class RefundEvent(StrEnum):
     SETTLE = "settle"
     GIVE_UP = "give_up"
     RETRY = "retry"
+    PAY_COMPENSATION = "pay_compensation"
 
 
 class RefundReason(StrEnum):
@@ -65,6 +66,9 @@ TRANSITIONS: Final[Mapping[tuple[RefundStatus, RefundEvent], RefundStatus]] = Ma
         (R.SENT, V.SETTLE): R.SUCCEEDED,
         (R.SENT, V.PROVIDER_FAILED): R.RETRYING,
         (R.FAILED, V.RETRY): R.RETRYING,
+        # Compensation on top (earnest money returned twice over) goes by bank transfer once
+        # the provider has returned the deposit itself; finance records it.
+        (R.SUCCEEDED, V.PAY_COMPENSATION): R.SUCCEEDED,
     }
 )
 

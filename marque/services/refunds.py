@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from marque.domain import ledger
 from marque.domain.errors import MarqueError
 from marque.domain.identity import SYSTEM, Actor
 from marque.domain.order_entities import Refund
-from marque.domain.order_errors import OrderErrorCode, not_found
+from marque.domain.order_errors import OrderErrorCode, conflict, not_found
 from marque.domain.refunds import (
     OPEN,
     RefundEvent,
@@ -34,6 +35,7 @@ from marque.domain.refunds import (
     RefundStatusChange,
     provider_key,
 )
+from marque.services import order_support
 from marque.services import refund_support as steps
 from marque.services.context import AppContext
 from marque.services.notifications import Topic, announce
@@ -187,6 +189,15 @@ class RefundView:
     history: list[RefundStatusChange]
     stuck: bool
 
+    @property
+    def compensation_paid(self) -> RefundStatusChange | None:
+        """The record of the compensation transfer, if finance made it."""
+        return next((c for c in self.history if c.event is RefundEvent.PAY_COMPENSATION), None)
+
+    @property
+    def compensation_due(self) -> bool:
+        return self.refund.compensation.amount > 0 and self.compensation_paid is None
+
 
 def is_stuck(refund: Refund, now: datetime) -> bool:
     """Past the date the terms promised and still not with the buyer."""
@@ -251,3 +262,54 @@ def retry_failed(ctx: AppContext, actor: Actor, refund_id: str) -> Refund:
 
 
 __all__ = ["RefundView", "is_stuck", "retry_failed", "run_once", "search", "view"]
+
+
+def record_compensation_paid(
+    ctx: AppContext, actor: Actor, refund_id: str, *, bank_reference: str
+) -> RefundView:
+    """Finance records that the compensation on top of a refund left by bank transfer.
+
+    The provider returns at most what it captured, so when the maker breaches and earnest
+    money comes back twice over, the second half is a transfer. Recording it posts
+    refunds payable -> bank once (the posting reference is unique per refund) and stores who
+    paid it, when, and the transfer reference in the refund's history.
+    """
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        refund = uow.refunds.get(refund_id) if len(refund_id) <= 20 else None
+        if refund is None:
+            raise not_found(OrderErrorCode.REFUND_NOT_FOUND, refund=refund_id)
+        if refund.compensation.amount <= 0:
+            raise conflict(OrderErrorCode.NO_COMPENSATION, refund=refund_id)
+        for change in uow.refunds.status_changes(refund.id):
+            if change.event is RefundEvent.PAY_COMPENSATION:
+                raise conflict(
+                    OrderErrorCode.COMPENSATION_ALREADY_PAID,
+                    refund=refund_id,
+                    reference=change.reason,
+                )
+        moved = steps.move_refund(
+            uow,
+            refund,
+            RefundEvent.PAY_COMPENSATION,
+            actor=actor,
+            now=now,
+            reason=f"compensation {refund.compensation.format()} paid by transfer {bank_reference}",
+        )
+        posted = moved is not None and order_support.post(
+            uow,
+            ledger.compensation_paid(
+                refund.order_id,
+                refund.compensation,
+                at=now,
+                reference=f"refund:{refund.id}:compensation",
+            ),
+            source_id=refund.id,
+            now=now,
+        )
+        if not posted:
+            raise conflict(
+                OrderErrorCode.COMPENSATION_ALREADY_PAID, refund=refund_id, reference=bank_reference
+            )
+        uow.commit()
+    return view(ctx, refund_id)

@@ -127,6 +127,7 @@ POLICY: dict[tuple[str, str], Access] = {
     # finance console
     ("GET", "/api/v1/finance/refunds"): staff(Role.FINANCE),
     ("POST", "/api/v1/finance/refunds/{refund_id}/retry"): staff(Role.FINANCE),
+    ("POST", "/api/v1/finance/refunds/{refund_id}/compensation"): staff(Role.FINANCE),
     ("GET", "/api/v1/finance/orders/{order_id}/ledger"): staff(Role.FINANCE),
     ("GET", "/api/v1/finance/reconciliations"): staff(Role.FINANCE),
     ("GET", "/api/v1/finance/ledger/check"): staff(Role.FINANCE),

@@ -220,7 +220,7 @@ def test_an_unpaid_order_cancels_without_a_refund(world: World) -> None:
     assert world.postings(reservation.order.id) == []
 
 
-def test_locking_keeps_intent_money_refundable_but_changes_nothing_paid(world: World) -> None:
+def test_cancelling_in_the_cooling_off_after_the_lock_still_refunds_in_full(world: World) -> None:
     reservation = paid(world)
     buyer = buyer_of(reservation)
     orders.lock(world.container, buyer, reservation.order.id, confirm=True)

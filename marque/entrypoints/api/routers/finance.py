@@ -56,7 +56,7 @@ class FinanceRefundOut(RefundOut):
             payment_id=refund.payment_id,
             provider_reference=refund.provider_reference,
             stuck=view.stuck,
-            compensation_due=refund.compensation.amount > 0,
+            compensation_due=view.compensation_due,
         )
 
 
@@ -194,6 +194,53 @@ def retry_refund(
         return status.HTTP_200_OK, FinanceRefundOut.of_view(refunds.view(container, refund_id), _)
 
     return run_once_per_key(request, container, actor, idempotency_key, None, work)
+
+
+class CompensationPaidIn(BaseModel):
+    bank_reference: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+        description="The reference of the bank transfer that paid the compensation",
+    )
+
+
+@router.post(
+    "/finance/refunds/{refund_id}/compensation",
+    response_model=FinanceRefundOut,
+    summary="Record the bank transfer that paid the compensation owed on top of a refund",
+    description=(
+        "When the maker breaches, earnest money comes back twice over (Civil Code art. 587). "
+        "The provider refunds the deposit itself; the compensation on top goes by bank "
+        "transfer, which finance records here once. Posts refunds payable -> bank."
+    ),
+    responses={
+        **STAFF_PROBLEMS,
+        400: problem("`idempotency.key_required`"),
+        404: problem("`refund.not_found`"),
+        409: problem(
+            "`refund.no_compensation`; `refund.compensation_already_paid`; "
+            "`refund.invalid_transition`: the deposit itself is not refunded yet"
+        ),
+        422: problem("`request.invalid`"),
+    },
+)
+def record_compensation(
+    refund_id: str,
+    body: CompensationPaidIn,
+    request: Request,
+    container: ContainerDep,
+    _: TranslatorDep,
+    actor: FinanceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, FinanceRefundOut]:
+        view = refunds.record_compensation_paid(
+            container, actor, refund_id, bank_reference=body.bank_reference
+        )
+        return status.HTTP_200_OK, FinanceRefundOut.of_view(view, _)
+
+    return run_once_per_key(request, container, actor, idempotency_key, body, work)
 
 
 @router.get(
