@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from marque.services.auth_ports import AuthRepository
     from marque.services.catalog_ports import CatalogRepository
+    from marque.services.launch_ports import LaunchRepository
     from marque.services.order_ports import (
         IdempotencyRepository,
         LedgerRepository,
@@ -57,6 +58,10 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookReceiptRepository: ...
+
+    # -- launch night: limited-edition units, queue numbers, on-sale times ---------------
+    @property
+    def launch(self) -> LaunchRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from marque.adapters.db.repositories.auth import SqlAuthRepository
 from marque.adapters.db.repositories.catalog import SqlCatalogRepository
+from marque.adapters.db.repositories.launch import SqlLaunchRepository
 from marque.adapters.db.repositories.ledger import SqlLedgerRepository, SqlReconciliationRepository
 from marque.adapters.db.repositories.messaging import (
     SqlIdempotencyRepository,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.webhooks = SqlWebhookReceiptRepository(conn)
+        self.launch = SqlLaunchRepository(conn)
         return self
 
     def __exit__(

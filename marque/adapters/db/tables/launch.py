@@ -1,0 +1,60 @@
+"""Launch-night tables: numbered limited-edition units and sharded queue counters.
+
+Both avoid the one hot row every buyer would otherwise queue on (docs/decisions.md,
+"Launch night"):
+
+- ``edition_units``: one row per unit of a limited edition, numbered 1..cap. A reservation
+  claims the free unit with the oldest ``held_until`` that no other transaction holds
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so concurrent buyers take different rows.
+  ``held_until`` says whose the unit is: ``FREE`` (1970) when nobody's, the end of the
+  payment window while a reservation waits for its deposit, ``SOLD`` (9999) once paid. A
+  hold whose time has passed is free again at once, even before the expiry job runs.
+  ``order_id`` is unique: an order holds at most one unit.
+- ``queue_counters``: each configuration's queue numbers come from ``SHARDS`` counter rows;
+  shard k hands out k, k + SHARDS, k + 2 * SHARDS ... and a payment takes the least
+  advanced shard nobody holds, so numbers stay unique and gapless while up to ``SHARDS``
+  payments of one configuration commit at the same time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint
+
+from marque.adapters.db.metadata import UtcDateTime, metadata
+
+#: ``held_until`` of a unit nobody holds.
+FREE: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``held_until`` of a unit whose order is paid: never free again unless released.
+SOLD: Final = datetime(9999, 12, 31, tzinfo=UTC)
+#: Counter rows per configuration: payments of one configuration that can take a number
+#: at the same moment without waiting for each other.
+SHARDS: Final = 16
+
+edition_units = Table(
+    "edition_units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_code", String(32), nullable=False),
+    Column("trim_code", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("order_id", String(20), nullable=True),
+    Column("held_until", UtcDateTime(), nullable=False),
+    Column("taken_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("model_code", "trim_code", "number"),
+    UniqueConstraint("order_id"),
+    Index("ix_edition_units_free", "model_code", "trim_code", "held_until", "number"),
+)
+
+queue_counters = Table(
+    "queue_counters",
+    metadata,
+    Column("configuration_code", String(16), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    # The last number this shard handed out (shard - SHARDS before its first).
+    Column("last", Integer, nullable=False),
+)
+
+__all__ = ["FREE", "SHARDS", "SOLD", "edition_units", "queue_counters"]
