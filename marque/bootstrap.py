@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from marque.adapters.clock import system_clock
-from marque.adapters.db.engine import make_engine
+from marque.adapters.db.engine import make_engine, watch_catalogue_writes
 from marque.adapters.db.unit_of_work import SqlUnitOfWork
 from marque.adapters.notify.sms import SandboxSmsSender
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.config import Settings
+from marque.services.catalog_cache import CatalogCache
 from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
 
@@ -26,6 +27,7 @@ class Container:
     sms: SmsSender
     payment_providers: Mapping[str, PaymentProvider] = field(default_factory=dict)
     extras: dict[str, object] = field(default_factory=dict)
+    catalog_cache: CatalogCache = field(default_factory=CatalogCache)
 
     @property
     def payments(self) -> PaymentProvider:
@@ -52,10 +54,14 @@ def bootstrap(
     settings = settings or Settings()
     engine = make_engine(settings)
     clock = clock or system_clock
+    cache = CatalogCache(settings.catalog_cache_seconds)
+    # A catalogue write committed by this process is seen by its next request at once.
+    watch_catalogue_writes(engine, cache.invalidate)
     return Container(
         settings=settings,
         engine=engine,
         clock=clock,
         sms=sms or SandboxSmsSender(engine),
         payment_providers={"sandbox": SandboxPaymentProvider(engine, settings, clock=clock)},
+        catalog_cache=cache,
     )

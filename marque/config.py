@@ -130,6 +130,15 @@ class Settings(BaseSettings):
         "reminders, auto-lock, refunds, notifications); false when workers run apart",
     )
 
+    # -- launch night (issue 4) -----------------------------------------------------------
+    catalog_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a server process reuses a model, its price books and terms "
+        "before reading them again; changes made by another process show after at most "
+        "this long (0: read every time)",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.env is Environment.PRODUCTION:

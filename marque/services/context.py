@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from marque.config import Settings
+from marque.services.catalog_cache import CatalogCache
 from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
 from marque.services.unit_of_work import UnitOfWork
@@ -31,3 +32,7 @@ class AppContext(Protocol):
     def clock(self) -> Callable[[], datetime]: ...
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+    #: This process's cache of catalogue data (models, price books, terms, configurations).
+    @property
+    def catalog_cache(self) -> CatalogCache: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +46,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+#: Statements that change what the catalogue offers (models, trims, books, terms ...).
+CATALOGUE_WRITE = re.compile(
+    r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:models|trims|option_groups|options"
+    r"|option_rules|price_books|price_book_entries|deposit_terms)\b",
+    re.IGNORECASE,
+)
+
+
+def watch_catalogue_writes(engine: Engine, on_commit: Callable[[], None]) -> None:
+    """Call ``on_commit`` after each commit of a transaction that wrote the catalogue, so
+    a per-process cache never serves what this process itself has just changed."""
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if CATALOGUE_WRITE.match(statement):
+            conn.info["marque_catalogue_written"] = True
+
+    def committed(conn: Any) -> None:
+        if conn.info.pop("marque_catalogue_written", False):
+            on_commit()
+
+    def rolled_back(conn: Any) -> None:
+        conn.info.pop("marque_catalogue_written", None)
+
+    event.listen(engine, "after_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    event.listen(engine, "rollback", rolled_back)
