@@ -1,5 +1,7 @@
 """Ending an order early: the buyer cancels, or an unpaid reservation expires.
 
+Either gives a limited edition's unit back to the edition at once.
+
 Cancelling computes the refund quote at that instant inside the cancelling transaction
 and pays exactly that: the refund carries the quote's rule, the ledger moves the refund
 (and any compensation) to refunds payable and the rest, if any, to forfeited deposits.
@@ -52,8 +54,8 @@ def cancel(
     now = ctx.clock()
     with ctx.uow() as uow:
         order = support.owned_order(uow, actor, order_id)
-        terms = support.accepted_terms(uow, order)
-        quote = support.quote(uow, order, terms, now)
+        terms = support.accepted_terms(uow, order, ctx.catalog_cache)
+        quote = support.quote(uow, order, terms, now, ctx.catalog_cache)
         if (
             expected_total is not None
             and expected_total.currency == quote.total.currency
@@ -65,6 +67,12 @@ def cancel(
                 total=quote.total.format(),
                 expected=expected_total.format(),
             )
+        # Rows are locked in one order everywhere (payments, unit, order) so that a cancel
+        # and a webhook of the same order never wait for each other in a circle.
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            _abandon_payments(uow, order, now)
+        if order.limited_edition:
+            uow.launch.release_unit(order.id)
         cancelled = support.move(
             uow,
             order,
@@ -91,8 +99,6 @@ def cancel(
                 source_id=order.id,
                 now=now,
             )
-        if order.status is OrderStatus.PENDING_PAYMENT:
-            _abandon_payments(uow, order, now)
         uow.commit()
     return Cancellation(cancelled, quote, now, refund)
 
@@ -120,6 +126,9 @@ def expire_unpaid(ctx: AppContext) -> int:
             fresh = uow.orders.get(order.id)
             if fresh is None or fresh.status is not OrderStatus.PENDING_PAYMENT:
                 continue
+            _abandon_payments(uow, fresh, now)
+            if fresh.limited_edition:
+                uow.launch.release_unit(fresh.id)
             try:
                 support.move(
                     uow,
@@ -132,7 +141,6 @@ def expire_unpaid(ctx: AppContext) -> int:
                 )
             except Conflict:  # paid or cancelled at this very moment: leave it be
                 continue
-            _abandon_payments(uow, fresh, now)
             uow.commit()
             expired += 1
     return expired

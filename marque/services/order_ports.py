@@ -46,11 +46,33 @@ class OrderRepository(Protocol):
         changed it since; False (and nothing written) otherwise."""
         ...
 
+    def move_from(
+        self,
+        order_id: str,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        *,
+        customer_id: str | None,
+        now: datetime,
+        **changes: Any,
+    ) -> Order | None:
+        """Move the order from ``from_status`` to ``to_status`` (version + 1) with ``changes``
+        in one conditional statement, without reading it first; None when it is not in
+        ``from_status`` or, with ``customer_id``, not that buyer's."""
+        ...
+
     def lock_buyer(self, customer_id: str) -> None:
         """Hold off the same buyer's concurrent reservations until this transaction ends."""
         ...
 
     def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]: ...
+
+    def lock_buyer_orders(
+        self, customer_id: str, model_code: str, idempotency_key: str | None
+    ) -> tuple[list[BuyerOrder], str | None]:
+        """``lock_buyer``, then ``buyer_orders`` and the id of the buyer's order made with
+        ``idempotency_key`` (None when there is none) in one read."""
+        ...
 
     def for_customer(
         self, customer_id: str, *, after: tuple[datetime, str] | None, limit: int
@@ -59,6 +81,8 @@ class OrderRepository(Protocol):
         ...
 
     def add_status_change(self, order_id: str, change: StatusChange) -> None: ...
+
+    def add_status_changes(self, order_id: str, changes: Sequence[StatusChange]) -> None: ...
 
     def status_changes(self, order_id: str) -> list[StatusChange]: ...
 
@@ -105,6 +129,20 @@ class PaymentRepository(Protocol):
         provider_reference: str | None = None,
     ) -> bool:
         """Move the payment to ``to`` if it is in one of ``from_statuses``; True if moved."""
+        ...
+
+    def capture(
+        self,
+        payment_id: str,
+        amount: Money,
+        *,
+        from_statuses: Sequence[PaymentStatus],
+        now: datetime,
+        captured_at: datetime,
+        provider_reference: str,
+    ) -> Payment | None:
+        """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
+        ``amount``, without reading it first; the payment as stored, or None."""
         ...
 
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]: ...

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from marque.domain.catalog import DepositTerms
 from marque.domain.deposits import RefundQuote
 from marque.domain.identity import Actor
+from marque.domain.launch import QueuePlace
 from marque.domain.ledger import Posting
 from marque.domain.money import Money
 from marque.domain.order_entities import ConfigurationChange, Order, Payment, Refund
@@ -19,6 +20,7 @@ from marque.domain.order_errors import order_not_found
 from marque.domain.orders import StatusChange
 from marque.domain.refunds import RefundStatusChange
 from marque.services import order_support as support
+from marque.services.catalog_cache import CatalogCache
 from marque.services.context import AppContext
 from marque.services.unit_of_work import UnitOfWork
 
@@ -54,10 +56,21 @@ class OrderDetail:
     configuration_changes: list[ConfigurationChange]
     payments: list[Payment]
     refunds: list[RefundDetail]
+    #: The order's place in its configuration's queue; None before payment.
+    queue: QueuePlace | None = None
 
 
-def _quote_view(uow: UnitOfWork, order: Order, terms: DepositTerms, now: datetime) -> QuoteView:
-    quote = support.quote(uow, order, terms, now)
+def _quote_view(
+    uow: UnitOfWork,
+    order: Order,
+    terms: DepositTerms,
+    now: datetime,
+    cache: CatalogCache | None = None,
+) -> QuoteView:
+    return _view(support.quote(uow, order, terms, now, cache), now)
+
+
+def _view(quote: RefundQuote, now: datetime) -> QuoteView:
     return QuoteView(quote, now, now + timedelta(days=quote.refund_by_days))
 
 
@@ -71,22 +84,27 @@ def list_orders(
         found = uow.orders.for_customer(customer_id, after=after, limit=limit)
         summaries = []
         for order in found:
-            terms = support.accepted_terms(uow, order)
+            terms = support.accepted_terms(uow, order, ctx.catalog_cache)
             held = uow.ledger.held(order.id, order.deposit.currency)
-            summaries.append(OrderSummary(order, held, _quote_view(uow, order, terms, now)))
+            breach = support.current_breach(uow, order, terms, now, ctx.catalog_cache)
+            quote = support.quote_of(order, terms, held, breach, now)
+            summaries.append(OrderSummary(order, held, _view(quote, now)))
     return summaries
 
 
 def order_detail(ctx: AppContext, actor: Actor, order_id: str) -> OrderDetail:
     now = ctx.clock()
+    cache = ctx.catalog_cache
     with ctx.uow(readonly=True) as uow:
         order = support.visible_order(uow, actor, order_id)
-        terms = support.accepted_terms(uow, order)
+        terms = support.accepted_terms(uow, order, cache)
+        held = uow.ledger.held(order.id, order.deposit.currency)
+        breach = support.current_breach(uow, order, terms, now, cache)
         return OrderDetail(
             order=order,
             terms=terms,
-            held=uow.ledger.held(order.id, order.deposit.currency),
-            quote=_quote_view(uow, order, terms, now),
+            held=held,
+            quote=_view(support.quote_of(order, terms, held, breach, now), now),
             history=uow.orders.status_changes(order.id),
             configuration_changes=uow.orders.configuration_changes(order.id),
             payments=uow.payments.for_order(order.id),
@@ -94,15 +112,34 @@ def order_detail(ctx: AppContext, actor: Actor, order_id: str) -> OrderDetail:
                 RefundDetail(refund, uow.refunds.status_changes(refund.id))
                 for refund in uow.refunds.for_order(order.id)
             ],
+            queue=support.queue_place(uow, order),
         )
+
+
+def new_order_detail(
+    order: Order, payment: Payment, terms: DepositTerms, now: datetime
+) -> OrderDetail:
+    """The detail of an order this request has just reserved, without reading it back:
+    nothing is held yet, there is no history, no refund and no queue place."""
+    held = Money.zero(order.deposit.currency)
+    return OrderDetail(
+        order=order,
+        terms=terms,
+        held=held,
+        quote=_view(support.quote_of(order, terms, held, None, now), now),
+        history=[],
+        configuration_changes=[],
+        payments=[payment],
+        refunds=[],
+    )
 
 
 def refund_quote(ctx: AppContext, actor: Actor, order_id: str) -> tuple[Order, QuoteView]:
     now = ctx.clock()
     with ctx.uow(readonly=True) as uow:
         order = support.visible_order(uow, actor, order_id)
-        terms = support.accepted_terms(uow, order)
-        return order, _quote_view(uow, order, terms, now)
+        terms = support.accepted_terms(uow, order, ctx.catalog_cache)
+        return order, _quote_view(uow, order, terms, now, ctx.catalog_cache)
 
 
 def ledger_of(ctx: AppContext, order_id: str) -> tuple[Order, list[Posting]]:
@@ -121,6 +158,7 @@ __all__ = [
     "RefundDetail",
     "list_orders",
     "ledger_of",
+    "new_order_detail",
     "order_detail",
     "refund_quote",
 ]

@@ -20,14 +20,17 @@ from marque.domain.deposits import (
     RefundQuote,
     refund_quote,
 )
-from marque.domain.errors import Forbidden, MarqueError, ValidationFailed
+from marque.domain.errors import Forbidden, MarqueError, NotFound, ValidationFailed
 from marque.domain.identity import Actor, Role
+from marque.domain.launch import QueuePlace
 from marque.domain.ledger import Posting
 from marque.domain.locking import auto_lock_at
+from marque.domain.money import Money
 from marque.domain.order_entities import Order
 from marque.domain.order_errors import OrderErrorCode, conflict, order_not_found
 from marque.domain.orders import OrderEvent, OrderStatus, transition
 from marque.services.catalog import offer_for
+from marque.services.catalog_cache import CatalogCache
 from marque.services.unit_of_work import UnitOfWork
 
 #: Staff roles that may read any order (support and finance questions).
@@ -86,9 +89,16 @@ def move(
     return moved
 
 
-def accepted_terms(uow: UnitOfWork, order: Order) -> DepositTerms:
-    """The exact terms document the buyer accepted (checked against the stored hash)."""
-    terms = uow.catalog.get_deposit_terms(order.terms.code, order.terms.version)
+def accepted_terms(
+    uow: UnitOfWork, order: Order, cache: CatalogCache | None = None
+) -> DepositTerms:
+    """The exact terms document the buyer accepted (checked against the stored hash);
+    from ``cache`` when given (published versions never change)."""
+    code, version = order.terms.code, order.terms.version
+    if cache is not None:
+        terms = cache.terms_in(uow, code, version)
+    else:
+        terms = uow.catalog.get_deposit_terms(code, version)
     if terms is None or terms.content_hash != order.terms.content_hash:
         # The catalogue never rewrites a published version; this is a data fault.
         raise MarqueError(
@@ -99,9 +109,22 @@ def accepted_terms(uow: UnitOfWork, order: Order) -> DepositTerms:
     return terms
 
 
-def quote(uow: UnitOfWork, order: Order, terms: DepositTerms, now: datetime) -> RefundQuote:
+def quote(
+    uow: UnitOfWork,
+    order: Order,
+    terms: DepositTerms,
+    now: datetime,
+    cache: CatalogCache | None = None,
+) -> RefundQuote:
     """What cancelling ``order`` at ``now`` returns, from the ledger's held amount."""
     held = uow.ledger.held(order.id, order.deposit.currency)
+    return quote_of(order, terms, held, current_breach(uow, order, terms, now, cache), now)
+
+
+def quote_of(
+    order: Order, terms: DepositTerms, held: Money, breach: BreachKind | None, now: datetime
+) -> RefundQuote:
+    """The refund quote from what is known about the order (no reads)."""
     lock_at = None
     if order.status is OrderStatus.RESERVED and order.paid_at is not None:
         lock_at = order.auto_lock_at or auto_lock_at(
@@ -112,14 +135,18 @@ def quote(uow: UnitOfWork, order: Order, terms: DepositTerms, now: datetime) -> 
         held=held,
         paid_at=order.paid_at,
         locked_at=order.locked_at,
-        breach=current_breach(uow, order, terms, now),
+        breach=breach,
         auto_lock_at=lock_at,
     )
     return refund_quote(DepositPolicy.from_terms(terms), facts, now)
 
 
 def current_breach(
-    uow: UnitOfWork, order: Order, terms: DepositTerms, now: datetime
+    uow: UnitOfWork,
+    order: Order,
+    terms: DepositTerms,
+    now: datetime,
+    cache: CatalogCache | None = None,
 ) -> BreachKind | None:
     """A breach staff recorded, or one the catalogue shows now: after the lock, the same
     configuration costs more than the order's price, or can no longer be built as ordered."""
@@ -127,17 +154,30 @@ def current_breach(
         return order.breach
     current_price = None
     spec_changed = False
-    model = uow.catalog.get_model(order.model_code)
-    stored = uow.catalog.get_configuration(order.configuration_code)
-    offer = None if model is None else offer_for(uow.catalog, model, now)
-    if offer is not None and stored is not None:
+    if cache is not None:
         try:
-            priced = catalog.configure(offer, order.trim_code, stored.option_codes, now=now)
+            priced, _ = cache.priced_in(uow, order.configuration_code, now)
         except ValidationFailed:
             spec_changed = True
+        except NotFound:  # the model is no longer offered: nothing to compare with
+            pass
         else:
             current_price = priced.total_price
             spec_changed = priced.code != order.configuration_code
+    else:
+        model = uow.catalog.get_model(order.model_code)
+        stored = uow.catalog.get_configuration(order.configuration_code)
+        offer = None if model is None else offer_for(uow.catalog, model, now)
+        if offer is not None and stored is not None:
+            try:
+                configured = catalog.configure(
+                    offer, order.trim_code, stored.option_codes, now=now
+                )
+            except ValidationFailed:
+                spec_changed = True
+            else:
+                current_price = configured.total_price
+                spec_changed = configured.code != order.configuration_code
     inputs = BreachInputs(
         locked_at=order.locked_at,
         price_at_lock=order.price,
@@ -145,6 +185,18 @@ def current_breach(
         spec_changed=spec_changed,
     )
     return detect_breach(terms.rules.maker_breach, inputs, now)
+
+
+def queue_place(uow: UnitOfWork, order: Order) -> QueuePlace | None:
+    """Where a paid order stands in its configuration's queue; None before payment."""
+    if order.queue_number is None:
+        return None
+    return QueuePlace(
+        configuration_code=order.configuration_code,
+        number=order.queue_number,
+        ahead=uow.launch.ahead(order),
+        locked=order.locked_at is not None,
+    )
 
 
 def post(uow: UnitOfWork, posting: Posting, *, source_id: str | None, now: datetime) -> bool:
@@ -160,6 +212,8 @@ __all__ = [
     "move",
     "owned_order",
     "post",
+    "queue_place",
     "quote",
+    "quote_of",
     "visible_order",
 ]

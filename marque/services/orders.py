@@ -1,14 +1,22 @@
 """Buyer use cases on an order: reserve, change the configuration, lock.
 
-Each write is ONE short transaction with a handful of statements and no remote call:
-the configuration is priced beforehand in a read-only unit of work, and the provider is
-asked for a checkout only after the reservation has committed (services/payments.py).
-The launch-surge work adds a queue number and a limited-edition counter to the same
-transactions.
+Each write is ONE short transaction with a handful of statements and no remote call
+(docs/decisions.md, "Launch night"):
+
+- the configuration is priced from this process's catalogue cache (no statement when
+  warm), and the provider is asked for a checkout only after the reservation has committed
+  (services/payments.py);
+- reserve: one statement locks the buyer (PostgreSQL), one reads their orders of the model
+  and the one made with the same Idempotency-Key; a limited edition claims a numbered unit
+  in one statement (held through the payment window); then the order and its payment are
+  inserted;
+- lock: one conditional UPDATE ... RETURNING moves a reserved order of this buyer, then its
+  history row and the notice; only when that finds nothing is the order read to say why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,16 +25,19 @@ from marque.domain.catalog import DepositKind, DepositTerms, ModelOffer, PricedC
 from marque.domain.deposits import earnest_cap
 from marque.domain.fair_sale import FairSaleLimits, check_fair_sale
 from marque.domain.identity import Actor
+from marque.domain.launch import ensure_on_sale, sold_out
 from marque.domain.locking import ensure_can_lock
 from marque.domain.order_entities import AcceptedTerms, ConfigurationChange, Order, Payment, new_id
 from marque.domain.order_errors import OrderErrorCode, conflict, invalid
-from marque.domain.orders import OrderEvent, OrderStatus
+from marque.domain.orders import OrderEvent, OrderStatus, transition
 from marque.i18n import normalise
 from marque.services import catalog as catalog_service
 from marque.services import order_support as support
+from marque.services.catalog_cache import unknown_configuration
 from marque.services.context import AppContext
 from marque.services.notifications import Topic, announce
 from marque.services.payments import new_payment, payment_description, start_checkout
+from marque.services.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class Reservation:
     payment: Payment
     #: False when the idempotency key named an order this buyer had already reserved.
     created: bool
+    #: The terms accepted (known without a read when the order was just created).
+    terms: DepositTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -64,15 +77,12 @@ class Priced:
 
 
 def price_now(ctx: AppContext, configuration_code: str, now: datetime) -> Priced:
-    """The stored configuration priced by the book and terms in force now (read-only)."""
-    stored = catalog_service.get_configuration(ctx, configuration_code)
-    with ctx.uow(readonly=True) as uow:
-        model = uow.catalog.get_model(stored.model_code)
-        offer = None if model is None else catalog_service.offer_for(uow.catalog, model, now)
-    if offer is None:
-        raise catalog_service.unknown_model(stored.model_code)
-    priced = catalog.configure(offer, stored.trim_code, stored.option_codes, now=now)
-    return Priced(priced, offer)
+    """The stored configuration priced by the book and terms in force now (from the
+    process's catalogue cache; read-only and without a statement when warm)."""
+    if not catalog_service.CONFIGURATION_CODE.fullmatch(configuration_code):
+        raise unknown_configuration(configuration_code)
+    configuration, offer = ctx.catalog_cache.priced(ctx.uow, configuration_code, now)
+    return Priced(configuration, offer)
 
 
 def fair_sale_limits(ctx: AppContext) -> FairSaleLimits:
@@ -107,61 +117,134 @@ def _check_earnest_cap(terms: DepositTerms, price: catalog.PricedConfiguration) 
 
 
 def reserve(ctx: AppContext, actor: Actor, request: ReserveRequest) -> Reservation:
-    """Reserve a configuration: the order waits for its deposit, with one payment."""
+    """Reserve a configuration: the order waits for its deposit, with one payment; a
+    limited edition's unit is held for it until the payment window closes."""
     customer_id = support.buyer_id(actor)
     if not request.accept_terms:
         raise invalid(OrderErrorCode.TERMS_NOT_ACCEPTED, "/accept_terms")
     now = ctx.clock()
     priced = price_now(ctx, request.configuration_code, now)
     configuration, terms = priced.configuration, priced.terms
+    ensure_on_sale(priced.offer.model, configuration.trim_code, now)
     _check_terms(request, terms)
     _check_earnest_cap(terms, configuration)
     with ctx.uow() as uow:
-        if request.idempotency_key:
-            existing = uow.orders.by_idempotency_key(customer_id, request.idempotency_key)
-            if existing is not None:
-                payments = uow.payments.for_order(existing.id)
-                return Reservation(existing, payments[-1], created=False)
-        uow.orders.lock_buyer(customer_id)
-        check_fair_sale(
-            fair_sale_limits(ctx),
-            uow.orders.buyer_orders(customer_id, configuration.model_code),
-            model_code=configuration.model_code,
-            trim_code=configuration.trim_code,
-            limited_edition=priced.limited_edition,
+        existing, replay = uow.orders.lock_buyer_orders(
+            customer_id, configuration.model_code, request.idempotency_key
         )
-        order = Order(
-            id=new_id("O"),
-            customer_id=customer_id,
-            locale=normalise(request.locale),
-            model_code=configuration.model_code,
-            trim_code=configuration.trim_code,
-            configuration_code=configuration.code,
-            price=configuration.total_price,
-            deposit_kind=terms.kind,
-            deposit=terms.amount,
-            terms=AcceptedTerms(terms.code, terms.version, terms.content_hash, now),
-            limited_edition=priced.limited_edition,
-            status=OrderStatus.PENDING_PAYMENT,
-            version=1,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + timedelta(minutes=ctx.settings.orders_payment_window_minutes),
-            idempotency_key=request.idempotency_key,
+        if replay is not None:
+            reservation = _replayed(uow, replay)
+        else:
+            check_fair_sale(
+                fair_sale_limits(ctx),
+                existing,
+                model_code=configuration.model_code,
+                trim_code=configuration.trim_code,
+                limited_edition=priced.limited_edition,
+            )
+            reservation = _add_reservation(ctx, uow, customer_id, request, priced, now)
+            uow.commit()
+    # After commit, never inside the transaction: ask the provider where the buyer pays.
+    # A replay asks again too (same key), as its first request may still be asking.
+    payment = start_checkout(ctx, reservation.payment, payment_description(reservation.order))
+    return dataclasses.replace(reservation, payment=payment)
+
+
+def _add_reservation(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    customer_id: str,
+    request: ReserveRequest,
+    priced: Priced,
+    now: datetime,
+) -> Reservation:
+    configuration, terms = priced.configuration, priced.terms
+    expires_at = now + timedelta(minutes=ctx.settings.orders_payment_window_minutes)
+    order = Order(
+        id=new_id("O"),
+        customer_id=customer_id,
+        locale=normalise(request.locale),
+        model_code=configuration.model_code,
+        trim_code=configuration.trim_code,
+        configuration_code=configuration.code,
+        price=configuration.total_price,
+        deposit_kind=terms.kind,
+        deposit=terms.amount,
+        terms=AcceptedTerms(terms.code, terms.version, terms.content_hash, now),
+        limited_edition=priced.limited_edition,
+        status=OrderStatus.PENDING_PAYMENT,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires_at,
+        idempotency_key=request.idempotency_key,
+    )
+    if priced.limited_edition:
+        _hold_unit(uow, priced, order.id, held_until=expires_at, now=now)
+    payment = new_payment(order, ctx.settings.payment_provider, now)
+    uow.orders.add(order)
+    uow.payments.add(payment)
+    return Reservation(order, payment, created=True, terms=terms)
+
+
+def _replayed(uow: UnitOfWork, order_id: str) -> Reservation:
+    """The buyer sent this Idempotency-Key before: their first reservation, unchanged."""
+    order = uow.orders.get(order_id)
+    assert order is not None  # found by the same transaction a statement ago
+    return Reservation(order, uow.payments.for_order(order.id)[-1], created=False)
+
+
+def _hold_unit(
+    uow: UnitOfWork,
+    priced: Priced,
+    order_id: str,
+    *,
+    held_until: datetime | None,
+    now: datetime,
+) -> int:
+    """Claim a unit of the limited edition for ``order_id`` until ``held_until`` (None: as
+    sold, for a paid order); SoldOut when none is left."""
+    model, trim_code = priced.offer.model, priced.configuration.trim_code
+    number = uow.launch.claim_unit(
+        model.code, trim_code, order_id, held_until=held_until, now=now
+    )
+    if number is None:
+        trim = model.trim(trim_code)
+        raise sold_out(model.code, trim_code, trim.unit_cap if trim else None)
+    return number
+
+
+def check_change(order: Order, priced: Priced) -> None:
+    """Refuse a configuration of another model or under other terms (422)."""
+    configuration, terms = priced.configuration, priced.terms
+    if configuration.model_code != order.model_code:
+        raise invalid(
+            OrderErrorCode.OTHER_MODEL,
+            "/configuration_code",
+            configuration=configuration.code,
+            model=configuration.model_code,
+            order=order.id,
+            order_model=order.model_code,
         )
-        payment = new_payment(order, ctx.settings.payment_provider, now)
-        uow.orders.add(order)
-        uow.payments.add(payment)
-        uow.commit()
-    payment = start_checkout(ctx, payment, payment_description(order))
-    return Reservation(order, payment, created=True)
+    accepted = (order.terms.code, order.terms.version, order.terms.content_hash)
+    if (terms.code, terms.version, terms.content_hash) != accepted:
+        raise invalid(
+            OrderErrorCode.TERMS_DIFFER,
+            "/configuration_code",
+            configuration=configuration.code,
+            terms=terms.code,
+            version=terms.version,
+        )
 
 
 def change_configuration(
     ctx: AppContext, actor: Actor, order_id: str, configuration_code: str
 ) -> Order:
     """Switch to another configuration of the same model under the same terms, until the
-    lock; repriced, recorded in the history, and sent to the back of the queue."""
+    lock; repriced, recorded in the history, and sent to the back of the queue: a paid
+    order gets a new number at the end of the new configuration's queue (the preview in
+    services/queue.py says so before the buyer confirms). Moving to another trim gives a
+    limited edition's unit back, or claims one (sold out: refused)."""
     now = ctx.clock()
     priced = price_now(ctx, configuration_code, now)
     configuration = priced.configuration
@@ -169,41 +252,14 @@ def change_configuration(
         order = support.owned_order(uow, actor, order_id)
         if configuration.code == order.configuration_code:
             return order
-        if configuration.model_code != order.model_code:
-            raise invalid(
-                OrderErrorCode.OTHER_MODEL,
-                "/configuration_code",
-                configuration=configuration.code,
-                model=configuration.model_code,
-                order=order.id,
-                order_model=order.model_code,
-            )
-        terms = priced.terms
-        if (terms.code, terms.version, terms.content_hash) != (
-            order.terms.code,
-            order.terms.version,
-            order.terms.content_hash,
-        ):
-            raise invalid(
-                OrderErrorCode.TERMS_DIFFER,
-                "/configuration_code",
-                configuration=configuration.code,
-                terms=terms.code,
-                version=terms.version,
-            )
-        if priced.limited_edition and configuration.trim_code != order.trim_code:
-            others = [
-                o
-                for o in uow.orders.buyer_orders(order.customer_id, order.model_code)
-                if o.id != order.id
-            ]
-            check_fair_sale(
-                fair_sale_limits(ctx),
-                others,
-                model_code=configuration.model_code,
-                trim_code=configuration.trim_code,
-                limited_edition=True,
-            )
+        check_change(order, priced)
+        # The transition table refuses a locked or ended order before anything is written.
+        transition(order.status, OrderEvent.CHANGE_CONFIGURATION, actor=actor, at=now, reason="")
+        if configuration.trim_code != order.trim_code:
+            _change_trim(ctx, uow, order, priced, now)
+        queue_number = None
+        if order.paid_at is not None:
+            queue_number = uow.launch.next_queue_number(configuration.code)
         changed = support.move(
             uow,
             order,
@@ -215,7 +271,7 @@ def change_configuration(
             trim_code=configuration.trim_code,
             limited_edition=priced.limited_edition,
             price=configuration.total_price,
-            queue_number=None,
+            queue_number=queue_number,
         )
         uow.orders.add_configuration_change(
             ConfigurationChange(
@@ -232,10 +288,60 @@ def change_configuration(
     return changed
 
 
+def _change_trim(
+    ctx: AppContext, uow: UnitOfWork, order: Order, priced: Priced, now: datetime
+) -> None:
+    """Another trim: it must be on sale; a limited edition's unit goes back or is claimed."""
+    trim_code = priced.configuration.trim_code
+    ensure_on_sale(priced.offer.model, trim_code, now)
+    if order.limited_edition:
+        uow.launch.release_unit(order.id)
+    if priced.limited_edition:
+        others = [
+            o
+            for o in uow.orders.buyer_orders(order.customer_id, order.model_code)
+            if o.id != order.id
+        ]
+        check_fair_sale(
+            fair_sale_limits(ctx),
+            others,
+            model_code=order.model_code,
+            trim_code=trim_code,
+            limited_edition=True,
+        )
+        paid = order.paid_at is not None
+        held_until = None if paid else (order.expires_at or now)
+        _hold_unit(uow, priced, order.id, held_until=held_until, now=now)
+
+
 def lock(ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool) -> Order:
-    """The buyer locks a paid order, having confirmed the warning about the deposit."""
+    """The buyer locks a paid order, having confirmed the warning about the deposit.
+
+    Lock time decides build order among locked orders (domain/launch.py)."""
     now = ctx.clock()
+    reason = "the buyer locked the order and confirmed the deposit warning"
     with ctx.uow() as uow:
+        if confirm and actor.is_customer and actor.id and len(order_id) <= 20:
+            # The usual case in one statement: a reserved order of this buyer, moved.
+            change = transition(
+                OrderStatus.RESERVED, OrderEvent.LOCK, actor=actor, at=now, reason=reason
+            )
+            locked = uow.orders.move_from(
+                order_id,
+                OrderStatus.RESERVED,
+                change.to_status,
+                customer_id=actor.id,
+                now=now,
+                locked_at=now,
+                auto_lock_at=None,
+                lock_reminder_due_at=None,
+            )
+            if locked is not None:
+                uow.orders.add_status_change(order_id, change)
+                announce(uow, Topic.LOCKED, locked, now)
+                uow.commit()
+                return locked
+        # Not a reserved order of this buyer: read it to say exactly why.
         order = support.owned_order(uow, actor, order_id)
         ensure_can_lock(order.id, order.status, confirmed=confirm)
         locked = support.move(
@@ -244,7 +350,7 @@ def lock(ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool) -> Orde
             OrderEvent.LOCK,
             actor=actor,
             now=now,
-            reason="the buyer locked the order and confirmed the deposit warning",
+            reason=reason,
             locked_at=now,
             auto_lock_at=None,
             lock_reminder_due_at=None,
@@ -259,6 +365,7 @@ __all__ = [
     "ReserveRequest",
     "Reservation",
     "change_configuration",
+    "check_change",
     "fair_sale_limits",
     "lock",
     "price_now",

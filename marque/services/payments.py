@@ -26,10 +26,10 @@ from marque.domain import ledger
 from marque.domain.errors import Conflict
 from marque.domain.identity import SYSTEM, Actor
 from marque.domain.locking import auto_lock_at, locks_on_payment, reminder_due_at
-from marque.domain.order_entities import Order, Payment, PaymentStatus, new_id
+from marque.domain.order_entities import Order, Payment, PaymentStatus, Refund, new_id
 from marque.domain.order_errors import AmountMismatch, OrderErrorCode, conflict, not_found
 from marque.domain.order_records import WebhookOutcome, WebhookReceipt
-from marque.domain.orders import OrderEvent, OrderStatus
+from marque.domain.orders import OrderEvent, OrderStatus, transition
 from marque.domain.refunds import RefundReason
 from marque.services import order_support as support
 from marque.services import refund_support
@@ -210,34 +210,44 @@ def _apply(ctx: AppContext, provider: str, event: WebhookEvent, now: datetime) -
     return WebhookResult(outcome, detail)
 
 
+CAPTURABLE = (PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.ABANDONED)
+
+
 def _payment_event(
     ctx: AppContext, uow: UnitOfWork, event: WebhookEvent, now: datetime
 ) -> tuple[WebhookOutcome, str]:
     reference = event.merchant_reference
-    payment = uow.payments.get(reference) if len(reference) <= 20 else None
-    if payment is None:
+    if len(reference) > 20:
         return WebhookOutcome.UNKNOWN, "no such payment"
     if event.type is WebhookEventType.PAYMENT_FAILED:
         moved = uow.payments.move(
-            payment.id,
+            reference,
             from_statuses=[PaymentStatus.PENDING],
             to=PaymentStatus.FAILED,
             now=now,
             failure_reason=event.failure_reason or "failed",
         )
-        return (WebhookOutcome.APPLIED, "") if moved else (WebhookOutcome.IGNORED, "not pending")
-    if event.amount != payment.amount:
-        return WebhookOutcome.MISMATCH, payment.amount.format()
+        if moved:
+            return WebhookOutcome.APPLIED, ""
+        if uow.payments.get(reference) is None:
+            return WebhookOutcome.UNKNOWN, "no such payment"
+        return WebhookOutcome.IGNORED, "not pending"
     captured_at = min(event.occurred_at, now)
-    moved = uow.payments.move(
-        payment.id,
-        from_statuses=[PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.ABANDONED],
-        to=PaymentStatus.SUCCEEDED,
+    # The usual case in one statement: a payment waiting for exactly this amount, captured.
+    payment = uow.payments.capture(
+        reference,
+        event.amount,
+        from_statuses=CAPTURABLE,
         now=now,
         captured_at=captured_at,
         provider_reference=event.payment_reference,
     )
-    if not moved:
+    if payment is None:  # read it only to say why not
+        found = uow.payments.get(reference)
+        if found is None:
+            return WebhookOutcome.UNKNOWN, "no such payment"
+        if event.amount != found.amount:
+            return WebhookOutcome.MISMATCH, found.amount.format()
         return WebhookOutcome.IGNORED, "already captured"
     support.post(
         uow,
@@ -258,8 +268,27 @@ def _payment_event(
         )
         refund = refund_support.refund_whole_payment(uow, order, payment, reason, now)
         return WebhookOutcome.REFUNDED, f"order was {order.status}; refund {refund.id}"
+    if order.limited_edition and uow.launch.confirm_unit(order.id) is None:
+        refund = _unit_lost(uow, order, payment, now)
+        return WebhookOutcome.REFUNDED, f"limited-edition hold ran out; refund {refund.id}"
     _mark_paid(ctx, uow, order, payment, captured_at, now)
     return WebhookOutcome.APPLIED, ""
+
+
+def _unit_lost(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Refund:
+    """The deposit came after the payment window, and the held unit has gone to another
+    buyer meanwhile: the reservation expires and the money goes back in full."""
+    support.move(
+        uow,
+        order,
+        OrderEvent.EXPIRE,
+        actor=SYSTEM,
+        now=now,
+        reason="the deposit came after the payment window; the limited-edition unit held "
+        "for it had gone to another buyer",
+        expires_at=None,
+    )
+    return refund_support.refund_whole_payment(uow, order, payment, RefundReason.LATE_PAYMENT, now)
 
 
 def _mark_paid(
@@ -270,32 +299,49 @@ def _mark_paid(
     paid_at: datetime,
     now: datetime,
 ) -> None:
-    rules = support.accepted_terms(uow, order).rules
-    paid = support.move(
-        uow,
-        order,
+    """Paid: a queue number at the end of the configuration's queue, the lock reminder and
+    auto-lock times, and, where the terms lock on payment, the lock, all in one update."""
+    rules = support.accepted_terms(uow, order, ctx.catalog_cache).rules
+    queue_number = uow.launch.next_queue_number(order.configuration_code)
+    pay = transition(
+        order.status,
         OrderEvent.PAY,
         actor=SYSTEM,
-        now=now,
+        at=now,
         reason=f"payment {payment.id} captured",
+    )
+    changes = [pay]
+    locked_at = None
+    if locks_on_payment(rules):
+        changes.append(
+            transition(
+                pay.to_status,
+                OrderEvent.AUTO_LOCK,
+                actor=SYSTEM,
+                at=now,
+                reason="the accepted terms lock the order on payment",
+            )
+        )
+        locked_at = now
+    paid = dataclasses.replace(
+        order,
+        status=changes[-1].to_status,
+        version=order.version + 1,
+        updated_at=now,
         paid_at=paid_at,
         paid_payment_id=payment.id,
         expires_at=None,
+        queue_number=queue_number,
         lock_reminder_due_at=reminder_due_at(rules, paid_at),
         auto_lock_at=auto_lock_at(rules, paid_at, None),
+        locked_at=locked_at,
     )
+    if not uow.orders.update(paid, expected_version=order.version):
+        raise conflict(OrderErrorCode.CONCURRENT_UPDATE, order=order.id)
+    uow.orders.add_status_changes(order.id, changes)
     announce(uow, Topic.PAID, paid, now, payment=payment.id, amount=payment.amount.format())
-    if locks_on_payment(rules):
-        locked = support.move(
-            uow,
-            paid,
-            OrderEvent.AUTO_LOCK,
-            actor=SYSTEM,
-            now=now,
-            reason="the accepted terms lock the order on payment",
-            locked_at=now,
-        )
-        announce(uow, Topic.LOCKED, locked, now)
+    if paid.status is OrderStatus.LOCKED:
+        announce(uow, Topic.LOCKED, paid, now)
 
 
 __all__ = [

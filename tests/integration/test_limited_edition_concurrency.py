@@ -137,7 +137,6 @@ def test_every_acknowledged_reservation_of_a_contended_edition_is_whole(world: W
         assert reservation.payment.provider_reference, "every reservation has its checkout"
 
 
-@pytest.mark.xfail(strict=True, reason="cap enforcement lands with the hot-path work")
 def test_a_limited_edition_is_never_oversold_and_queue_numbers_never_repeat(world: World) -> None:
     buyers, acknowledged, _ = contend(world)
 

@@ -181,9 +181,14 @@ def test_changing_the_configuration_reprices_keeps_history_and_requeues(world: W
     assert changed.configuration_code == new_code
     assert changed.trim_code == "long-range"
     assert changed.price > reservation.order.price
-    assert changed.queue_number is None
     assert changed.deposit == reservation.order.deposit
     detail = order_queries.order_detail(world.container, buyer, changed.id)
+    # To the back of the new configuration's queue: every paid order there is ahead.
+    assert detail.queue is not None
+    assert changed.queue_number == detail.queue.number
+    assert detail.queue.configuration_code == new_code
+    with world.container.uow(readonly=True) as uow:
+        assert detail.queue.ahead == uow.launch.waiting(new_code) - 1
     [change] = detail.configuration_changes
     assert (change.old_code, change.new_code) == (reservation.order.configuration_code, new_code)
     assert (change.old_price, change.new_price) == (reservation.order.price, changed.price)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,23 @@ def _mutable_values(order: Order) -> dict[str, Any]:
     }
 
 
+def _mutable_values_names() -> frozenset[str]:
+    """Order fields ``move_from`` may set (their columns share the name)."""
+    return frozenset(
+        {
+            "expires_at",
+            "paid_at",
+            "locked_at",
+            "lock_reminder_due_at",
+            "lock_reminder_sent_at",
+            "auto_lock_at",
+            "cancelled_at",
+            "queue_number",
+            "paid_payment_id",
+        }
+    )
+
+
 class SqlOrderRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -134,6 +152,43 @@ class SqlOrderRepository:
         )
         return bool(result.rowcount == 1)
 
+    def move_from(
+        self,
+        order_id: str,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        *,
+        customer_id: str | None,
+        now: datetime,
+        **changes: Any,
+    ) -> Order | None:
+        """Move the order from ``from_status`` to ``to_status`` with ``changes`` (Order field
+        names) in one ``UPDATE ... WHERE status = :from RETURNING``, without reading it
+        first; None when it is not in ``from_status`` (or not ``customer_id``'s)."""
+        values = {name: changes[name] for name in _mutable_values_names() if name in changes}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise ValueError(f"not changeable order fields: {sorted(unknown)}")
+        conditions = [orders.c.id == order_id, orders.c.status == str(from_status)]
+        if customer_id is not None:
+            conditions.append(orders.c.customer_id == customer_id)
+        row = (
+            self.conn.execute(
+                update(orders)
+                .where(*conditions)
+                .values(
+                    status=str(to_status),
+                    version=orders.c.version + 1,
+                    updated_at=now,
+                    **values,
+                )
+                .returning(*orders.c)
+            )
+            .mappings()
+            .first()
+        )
+        return order_from_row(row) if row else None
+
     def lock_buyer(self, customer_id: str) -> None:
         """Serialise one buyer's concurrent reservations (fair-sale limits are read, then
         written). PostgreSQL locks the customer row; SQLite's BEGIN IMMEDIATE already
@@ -142,6 +197,38 @@ class SqlOrderRepository:
             self.conn.execute(
                 select(customers.c.id).where(customers.c.id == customer_id).with_for_update()
             )
+
+    def lock_buyer_orders(
+        self, customer_id: str, model_code: str, idempotency_key: str | None
+    ) -> tuple[list[BuyerOrder], str | None]:
+        """Lock the buyer, then read their orders of ``model_code`` and find the order they
+        made with ``idempotency_key`` (its id, or None) in one more statement.
+
+        The read must be a statement of its own after the lock: in READ COMMITTED each
+        statement sees what committed before it started, so only a read that starts after
+        the lock is granted sees the order a concurrent request of the same buyer has just
+        committed (a join in the locking statement would read the old snapshot)."""
+        self.lock_buyer(customer_id)
+        mine = orders.c.model_code == model_code
+        if idempotency_key:
+            mine = or_(mine, orders.c.idempotency_key == idempotency_key)
+        query = select(
+            orders.c.id,
+            orders.c.model_code,
+            orders.c.trim_code,
+            orders.c.status,
+            orders.c.idempotency_key,
+        ).where(orders.c.customer_id == customer_id, mine)
+        found: list[BuyerOrder] = []
+        replay = None
+        for row in self.conn.execute(query):
+            if idempotency_key and row.idempotency_key == idempotency_key:
+                replay = row.id
+            if row.model_code == model_code:
+                found.append(
+                    BuyerOrder(row.id, row.model_code, row.trim_code, OrderStatus(row.status))
+                )
+        return found, replay
 
     def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]:
         query = select(orders.c.id, orders.c.model_code, orders.c.trim_code, orders.c.status).where(
@@ -178,6 +265,24 @@ class SqlOrderRepository:
                 reason=change.reason[:500],
                 at=change.at,
             )
+        )
+
+    def add_status_changes(self, order_id: str, changes: Sequence[StatusChange]) -> None:
+        """Several moves of one order at once (e.g. paid, then locked on payment)."""
+        self.conn.execute(
+            insert(order_status_changes),
+            [
+                {
+                    "order_id": order_id,
+                    "from_status": str(change.from_status),
+                    "to_status": str(change.to_status),
+                    "event": str(change.event),
+                    "actor": change.actor,
+                    "reason": change.reason[:500],
+                    "at": change.at,
+                }
+                for change in changes
+            ],
         )
 
     def status_changes(self, order_id: str) -> list[StatusChange]:

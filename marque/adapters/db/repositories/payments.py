@@ -169,6 +169,40 @@ class SqlPaymentRepository:
         )
         return bool(result.rowcount == 1)
 
+    def capture(
+        self,
+        payment_id: str,
+        amount: Money,
+        *,
+        from_statuses: Sequence[PaymentStatus],
+        now: datetime,
+        captured_at: datetime,
+        provider_reference: str,
+    ) -> Payment | None:
+        """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
+        ``amount``, in one ``UPDATE ... RETURNING`` (no read first); None otherwise."""
+        row = (
+            self.conn.execute(
+                update(payments)
+                .where(
+                    payments.c.id == payment_id,
+                    payments.c.status.in_([str(s) for s in from_statuses]),
+                    payments.c.amount == amount.amount,
+                    payments.c.currency == amount.currency,
+                )
+                .values(
+                    status=str(PaymentStatus.SUCCEEDED),
+                    updated_at=now,
+                    captured_at=captured_at,
+                    provider_reference=provider_reference,
+                )
+                .returning(*payments.c)
+            )
+            .mappings()
+            .first()
+        )
+        return _payment(row) if row else None
+
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]:
         query = (
             select(payments)
