@@ -15,7 +15,7 @@ from marque.bootstrap import bootstrap
 from marque.config import Settings
 from marque.domain.errors import MarqueError
 from marque.domain.identity import Role
-from marque.entrypoints import money_cli
+from marque.entrypoints import money_cli, sales_cli
 from marque.entrypoints.api.observability import configure_logging
 
 app = typer.Typer(
@@ -163,6 +163,7 @@ def serve(
 
 # The money core's commands live in money_cli.py: `ledger check`, `reconcile`, `worker`.
 app.add_typer(money_cli.ledger_app, name="ledger")
+app.add_typer(sales_cli.sales_app, name="sales")
 app.command()(money_cli.reconcile)
 app.command()(money_cli.worker)
 

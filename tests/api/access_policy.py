@@ -28,7 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from marque.domain.catalog import configuration_code
 from marque.domain.identity import Role
+from marque.services.demo_catalog import demo_catalogue
 
 ALL_ROLES: frozenset[Role] = frozenset(Role)
 AUTO: Any = object()  # build the value from the OpenAPI schema
@@ -80,6 +82,15 @@ def customer_owned(resource: str, *roles: Role) -> Access:
 #: show the caller was not refused, without sending an SMS or counting a failed sign-in.
 NO_SIDE_EFFECTS = Probe(body={})
 
+
+def _first_demo_configuration() -> str:
+    """The code of the first demo model's first trim with its default options: what the
+    order maker of test_access_matrix.py reserves (codes are hashes of the choices)."""
+    model = demo_catalogue().models[0]
+    defaults = [g.default_option for g in model.option_groups if g.default_option]
+    return configuration_code(model.code, model.trims[0].code, model.resolve_options(defaults))
+
+
 POLICY: dict[tuple[str, str], Access] = {
     # operations
     ("GET", "/healthz"): PUBLIC,
@@ -120,6 +131,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/orders/{order_id}/lock"): customer_owned("order"),
     ("POST", "/api/v1/orders/{order_id}/cancel"): customer_owned("order"),
     ("POST", "/api/v1/orders/{order_id}/payments"): customer_owned("order"),
+    # a read that changes nothing: the owner's own configuration (nothing would change)
+    ("GET", "/api/v1/orders/{order_id}/configuration-preview"): customer_owned(
+        "order"
+    ).with_probe(query={"configuration_code": _first_demo_configuration()}),
     # payment provider webhooks: public, authenticated by the provider's signature
     ("POST", "/api/v1/payments/webhooks/{provider}"): replace(
         PUBLIC, note="signature-verified; unsigned calls get 400"
@@ -131,4 +146,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/finance/orders/{order_id}/ledger"): staff(Role.FINANCE),
     ("GET", "/api/v1/finance/reconciliations"): staff(Role.FINANCE),
     ("GET", "/api/v1/finance/ledger/check"): staff(Role.FINANCE),
+    # sales opening (launch night): sales staff; the probe body is refused (422) so the
+    # matrix never moves the demo catalogue's opening times
+    ("GET", "/api/v1/sales/models/{model_code}"): staff(Role.SALES),
+    ("PUT", "/api/v1/sales/models/{model_code}/opening"): staff(Role.SALES).with_probe(
+        body={}
+    ),
 }

@@ -20,6 +20,7 @@ from marque.entrypoints.api.routers import (
     health,
     orders,
     payments,
+    sales,
     sandbox,
     sandbox_payments,
 )
@@ -64,6 +65,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(payments.router, prefix="/api/v1")
     app.include_router(finance.router, prefix="/api/v1")
+    app.include_router(sales.router, prefix="/api/v1")
 
     from marque.entrypoints.web import pages
 

@@ -32,6 +32,7 @@ from marque.domain.orders import (
 from marque.domain.refunds import STATUS_LABELS as REFUND_STATUS_LABELS
 from marque.domain.refunds import RefundStatus, RefundStatusChange
 from marque.entrypoints.api.routers.catalog_schemas import MoneyOut
+from marque.entrypoints.api.routers.launch_schemas import QueueOut
 from marque.i18n import Translator
 from marque.services.order_queries import OrderDetail, OrderSummary, QuoteView
 
@@ -318,6 +319,11 @@ class ConfigurationChangeOut(BaseModel):
 
 
 class OrderDetailOut(OrderOut):
+    queue: QueueOut | None = Field(
+        None,
+        description="The order's place in its configuration's queue; null before the deposit "
+        "is paid",
+    )
     history: list[StatusChangeOut] = Field(description="Every status change: who, when, why")
     configuration_changes: list[ConfigurationChangeOut]
     payment: PaymentOut | None = Field(description="The latest payment")
@@ -348,6 +354,7 @@ class OrderDetailOut(OrderOut):
             payment=PaymentOut.of(detail.payments[-1]) if detail.payments else None,
             payments=[PaymentOut.of(p) for p in detail.payments],
             refunds=[RefundOut.of(r.refund, r.history, _) for r in detail.refunds],
+            queue=QueueOut.of(detail.queue) if detail.queue else None,
         )
         assert isinstance(out, OrderDetailOut)
         out.terms.title = detail.terms.title.pick(_.locale)

@@ -17,6 +17,7 @@ from marque.entrypoints.api import cursors
 from marque.entrypoints.api.deps import ActorDep, ContainerDep, CustomerDep, TranslatorDep
 from marque.entrypoints.api.idempotent import IdempotencyKey, run_once_per_key
 from marque.entrypoints.api.routers.auth import problem
+from marque.entrypoints.api.routers.launch_schemas import ChangePreviewOut
 from marque.entrypoints.api.routers.order_schemas import (
     CancelIn,
     CancelOut,
@@ -31,7 +32,7 @@ from marque.entrypoints.api.routers.order_schemas import (
     ReserveIn,
 )
 from marque.i18n import Translator
-from marque.services import cancellations, order_queries, orders, payments
+from marque.services import cancellations, order_queries, orders, payments, queue
 from marque.services.context import AppContext
 from marque.services.order_support import ORDER_READERS
 
@@ -71,6 +72,8 @@ def _ensure_visible(container: AppContext, actor: Actor, order_id: str) -> None:
         **KEY_PROBLEMS,
         404: problem("`catalog.unknown_configuration` or `catalog.unknown_model`"),
         409: problem(
+            "`sales.not_open`: before the opening time (in `params.opens_at`); "
+            "`order.sold_out`: every unit of the limited edition is reserved or sold; "
             "`order.terms_outdated`: other terms are in force now; `order.open_order_limit`, "
             "`order.limited_edition_taken`: fair-sale limits; or an idempotency conflict"
         ),
@@ -103,7 +106,13 @@ def reserve(
             ),
         )
         code = status.HTTP_201_CREATED if reservation.created else status.HTTP_200_OK
-        return code, detail_out(container, actor, reservation.order.id, _)
+        if not reservation.created or reservation.terms is None:
+            return code, detail_out(container, actor, reservation.order.id, _)
+        # Just written by this request: answered from memory, not read back.
+        detail = order_queries.new_order_detail(
+            reservation.order, reservation.payment, reservation.terms, container.clock()
+        )
+        return code, OrderDetailOut.of_detail(detail, _)
 
     return run_once_per_key(request, container, actor, idempotency_key, body, work)
 
@@ -150,14 +159,50 @@ def get_order(
     return detail_out(container, actor, order_id, _)
 
 
+@router.get(
+    "/orders/{order_id}/configuration-preview",
+    response_model=ChangePreviewOut,
+    summary="What changing the configuration would do: new price, and the queue warning",
+    description=(
+        "Changes nothing. Show `warnings` before the buyer confirms: a paid order leaves its "
+        "place and gets a new number at the end of the new configuration's queue."
+    ),
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Signed in as staff: only buyers may do this"),
+        404: problem("`order.not_found`; `catalog.unknown_configuration`"),
+        409: problem("`order.invalid_transition`: locked or ended"),
+        422: problem("`order.other_model`, `order.terms_differ`, `request.invalid`"),
+    },
+)
+def preview_configuration_change(
+    order_id: str,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    configuration_code: Annotated[str, Query(pattern=r"^CFG-[A-Z2-7]{10}$")],
+) -> ChangePreviewOut:
+    return ChangePreviewOut.of(
+        queue.preview_change(container, actor, order_id, configuration_code), _
+    )
+
+
 @router.patch(
     "/orders/{order_id}/configuration",
     response_model=OrderDetailOut,
     summary="Change the configuration before the lock (repriced; back of the queue)",
+    description=(
+        "A paid order gets a new number at the end of the new configuration's queue "
+        "(`queue` in the answer); ask `configuration-preview` first to warn the buyer. "
+        "Moving to another trim gives a limited edition's unit back, or claims one."
+    ),
     responses={
         **KEY_PROBLEMS,
         404: NOT_FOUND,
-        409: problem("`order.invalid_transition`: locked or ended; or an idempotency conflict"),
+        409: problem(
+            "`order.invalid_transition`: locked or ended; `sales.not_open`, `order.sold_out`: "
+            "the new trim; or an idempotency conflict"
+        ),
         422: problem("`order.other_model`, `order.terms_differ`, `request.invalid`"),
     },
 )
