@@ -13,6 +13,7 @@ from marque.entrypoints.web.configurator_view import (
     configurator_context,
     violation_messages,
 )
+from marque.entrypoints.web.opening_view import opening_view
 from marque.entrypoints.web.rendering import render, translator_of
 from marque.entrypoints.web.session import container_of
 from marque.services import catalog as catalog_service
@@ -43,6 +44,7 @@ def catalogue_page(request: Request) -> Response:
                 "on_sale_label": _(N_("On sale from {date}"), date=on_sale.date().isoformat())
                 if on_sale is not None and on_sale > now
                 else "",
+                "opening": opening_view(on_sale, now, _),
             }
         )
     return render(request, "catalogue.html", models=models)
@@ -58,8 +60,10 @@ def configurator_page(request: Request, model_code: str) -> Response:
         result = catalog_service.configure(container, offer.model.code, choice.trim, choice.options)
     except ValidationFailed as exc:
         context = configurator_context(
-            offer, choice, None, violation_messages(exc.violations, _), _
+            offer, choice, None, violation_messages(exc.violations, _), _, container.clock()
         )
     else:
-        context = configurator_context(offer, choice, result.configuration, [], _)
+        context = configurator_context(
+            offer, choice, result.configuration, [], _, container.clock()
+        )
     return render(request, "configurator.html", **context)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from starlette.datastructures import QueryParams
 
 from marque.domain.catalog import ModelOffer, PricedConfiguration, Selection, describe_rule
 from marque.domain.errors import N_, Violation
+from marque.domain.launch import opening_time
 from marque.domain.money import MINOR_UNITS, SYMBOLS
 from marque.entrypoints.web.availability import RuleView, explain
 from marque.entrypoints.web.deposit_summary import terms_view
+from marque.entrypoints.web.opening_view import opening_view
 from marque.i18n import Translator
 
 FIELD_PREFIX: Final = "opt_"
@@ -75,6 +78,7 @@ def configurator_context(
     priced: PricedConfiguration | None,
     violations: Sequence[str],
     _: Translator,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     model, book, locale = offer.model, offer.price_book, _.locale
     chosen = (
@@ -90,6 +94,7 @@ def configurator_context(
             "limited_edition": trim.limited_edition,
             "unit_cap": trim.unit_cap,
             "selected": trim.code == choice.trim,
+            "opening": opening_view(opening_time(model, trim.code), now, _) if now else None,
         }
         for trim in model.trims
     ]
