@@ -1,0 +1,140 @@
+"""The launch-night hot path stays short: statements per reserve, payment webhook and lock are
+counted with SQLAlchemy's ``before_cursor_execute`` event and held to an upper bound, on both
+engines. A regression guard for round trips (an N+1, a read before an update, the catalogue
+read again), not a timing test.
+
+"Ours" excludes transaction control (SQLite's ``BEGIN IMMEDIATE``) and the sandbox
+provider's own statements, which stand in for a remote call made after our commit.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from conftest import Database
+from launch_world import Edition, add_edition, launch_world
+from money_world import World
+from sqlalchemy import Engine, event
+
+from marque.adapters.payments.sandbox_webhooks import deliver_due
+from marque.domain.identity import Actor
+from marque.services import orders, payments
+
+#: Upper bounds of our statements (PostgreSQL; SQLite needs one fewer: no row lock).
+RESERVE = 5  # lock the buyer, read their orders, insert order and payment, store the pay URL
+RESERVE_LIMITED = RESERVE + 1  # claim a unit
+WEBHOOK = 9  # receipt, capture, posting, entries, read order, queue number, order, history, notice
+WEBHOOK_LIMITED = WEBHOOK + 2  # the unit becomes sold; the order locks on payment (notice)
+LOCK = 3  # move the order, its history, the notice
+
+#: A read of the catalogue (the unit claim's cap lookup inside its UPDATE is deliberate).
+CATALOGUE = re.compile(
+    r"^SELECT .*\bFROM (models|trims|options|option_groups|option_rules|price_books"
+    r"|price_book_entries|deposit_terms|configurations)\b"
+)
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def ours(seen: list[str]) -> list[str]:
+    return [s for s in seen if not s.startswith("BEGIN") and "sandbox_" not in s]
+
+
+@pytest.fixture
+def world(seeded: Database) -> Iterator[World]:
+    built = launch_world(seeded)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def edition(world: World) -> Edition:
+    built = add_edition(world.container, cap=5)
+    # Warm this process's catalogue cache and the queue counters, as a running server has.
+    for choice in (built.standard(), built.founders):
+        reservation = world.reserve(world.buyer(), choice)
+        world.pay(reservation.payment)
+    return built
+
+
+def captured_webhook(world: World, provider_reference: str) -> tuple[Mapping[str, str], bytes]:
+    """The signed webhook the sandbox sends for a payment that just succeeded."""
+    sent: list[tuple[Mapping[str, str], bytes]] = []
+
+    def post(_url: str, headers: Mapping[str, str], body: bytes) -> int:
+        sent.append((headers, body))
+        return 200
+
+    world.provider.complete_payment(provider_reference, succeeded=True)
+    deliver_due(world.provider, now=world.clock(), post=post, payment_reference=provider_reference)
+    return sent[0]
+
+
+def bound(database: Database, limit: int) -> int:
+    return limit if database.name == "postgresql" else limit - 1
+
+
+@pytest.mark.parametrize("limited", [False, True], ids=["plain", "limited"])
+def test_reserve_and_its_webhook_take_a_handful_of_statements_and_no_catalogue_read(
+    world: World, edition: Edition, seeded: Database, limited: bool
+) -> None:
+    choice = edition.founders if limited else edition.standard()
+    buyer: Actor = world.buyer()
+    request = world.request(world.configuration(choice), key=secrets.token_hex(8))
+
+    with statements(world.container.engine) as reserving:
+        reservation = orders.reserve(world.container, buyer, request)
+    headers, body = captured_webhook(world, reservation.payment.provider_reference or "")
+    with statements(world.container.engine) as confirming:
+        payments.handle_webhook(world.container, "sandbox", headers, body)
+
+    assert not [s for s in reserving + confirming if CATALOGUE.search(s)], "catalogue re-read"
+    assert len(ours(reserving)) <= bound(seeded, RESERVE_LIMITED if limited else RESERVE)
+    assert len(ours(confirming)) <= (WEBHOOK_LIMITED if limited else WEBHOOK)
+    assert world.order(reservation.order.id).queue_number is not None
+    if seeded.name == "sqlite":
+        assert reserving[0] == "BEGIN IMMEDIATE", "writers queue at BEGIN on SQLite"
+
+
+def test_a_lock_is_one_conditional_update_its_history_and_its_notice(
+    world: World, edition: Edition
+) -> None:
+    buyer = world.buyer()
+    reservation = world.reserve(buyer, edition.standard())
+    world.pay(reservation.payment)
+
+    with statements(world.container.engine) as locking:
+        orders.lock(world.container, buyer, reservation.order.id, confirm=True)
+
+    assert len(ours(locking)) <= LOCK
+    assert ours(locking)[0].startswith("UPDATE orders"), "no read before the update"
+
+
+def test_a_replayed_reservation_writes_nothing(world: World, edition: Edition) -> None:
+    buyer = world.buyer()
+    request = world.request(world.configuration(edition.standard()), key=secrets.token_hex(8))
+    first = orders.reserve(world.container, buyer, request)
+
+    with statements(world.container.engine) as replaying:
+        again = orders.reserve(world.container, buyer, request)
+
+    assert again.order.id == first.order.id
+    assert not again.created
+    assert not [s for s in ours(replaying) if s.startswith(("INSERT", "UPDATE", "DELETE"))]
