@@ -149,42 +149,44 @@ def current_breach(
     cache: CatalogCache | None = None,
 ) -> BreachKind | None:
     """A breach staff recorded, or one the catalogue shows now: after the lock, the same
-    configuration costs more than the order's price, or can no longer be built as ordered."""
+    configuration costs more than it did when the order locked (a rise before the lock is
+    no breach), or can no longer be built as ordered."""
     if order.breach is not None or order.locked_at is None:
         return order.breach
-    current_price = None
-    spec_changed = False
-    if cache is not None:
-        try:
-            priced, _ = cache.priced_in(uow, order.configuration_code, now)
-        except ValidationFailed:
-            spec_changed = True
-        except NotFound:  # the model is no longer offered: nothing to compare with
-            pass
-        else:
-            current_price = priced.total_price
-            spec_changed = priced.code != order.configuration_code
-    else:
-        model = uow.catalog.get_model(order.model_code)
-        stored = uow.catalog.get_configuration(order.configuration_code)
-        offer = None if model is None else offer_for(uow.catalog, model, now)
-        if offer is not None and stored is not None:
-            try:
-                configured = catalog.configure(
-                    offer, order.trim_code, stored.option_codes, now=now
-                )
-            except ValidationFailed:
-                spec_changed = True
-            else:
-                current_price = configured.total_price
-                spec_changed = configured.code != order.configuration_code
+    current_price, spec_changed = _catalogue_price(uow, order, now, cache)
+    at_lock, _ = _catalogue_price(uow, order, order.locked_at, cache)
     inputs = BreachInputs(
         locked_at=order.locked_at,
-        price_at_lock=order.price,
+        price_at_lock=at_lock or order.price,
         current_price=current_price,
         spec_changed=spec_changed,
     )
     return detect_breach(terms.rules.maker_breach, inputs, now)
+
+
+def _catalogue_price(
+    uow: UnitOfWork, order: Order, moment: datetime, cache: CatalogCache | None
+) -> tuple[Money | None, bool]:
+    """The order's configuration priced by the book in force at ``moment`` (None when it
+    cannot be priced), and whether the catalogue then no longer builds it as ordered."""
+    if cache is not None:
+        try:
+            priced, _ = cache.priced_in(uow, order.configuration_code, moment)
+        except ValidationFailed:
+            return None, True
+        except NotFound:  # the model is no longer offered: nothing to compare with
+            return None, False
+        return priced.total_price, priced.code != order.configuration_code
+    model = uow.catalog.get_model(order.model_code)
+    stored = uow.catalog.get_configuration(order.configuration_code)
+    offer = None if model is None else offer_for(uow.catalog, model, moment)
+    if offer is None or stored is None:
+        return None, False
+    try:
+        configured = catalog.configure(offer, order.trim_code, stored.option_codes, now=moment)
+    except ValidationFailed:
+        return None, True
+    return configured.total_price, configured.code != order.configuration_code
 
 
 def queue_place(uow: UnitOfWork, order: Order) -> QueuePlace | None:
