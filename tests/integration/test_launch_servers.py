@@ -292,3 +292,42 @@ def test_the_sales_command_opens_and_reports_a_model(
     assert f"{edition.model_code}/founders: closed, opens {at}" in done.stdout
     assert "0 sold, 0 held, 3 free of 3" in done.stdout
     assert f"{edition.model_code}/standard: ON SALE" in done.stdout
+
+
+def test_the_order_page_shows_the_queue_place_and_how_many_are_built_before(
+    stage: tuple[Container, list[LiveServer]],
+) -> None:
+    container, servers = stage
+    edition = on_sale_edition(container, CAP)
+    now = datetime.now(UTC)
+    with container.uow() as uow:
+        account = CustomerAccount(new_reference("C-"), random_phone(), now)
+        uow.auth.add_customer(account)
+        bearer = issue_token(container, uow.auth, account, TokenKind.BEARER, "test", now)
+        session = issue_token(container, uow.auth, account, TokenKind.SESSION, "test", now)
+        uow.commit()
+    earlier = buyer_tokens(container, 2)
+    with servers[0].client() as client:
+        body = reserve_body(client, edition.model_code, "standard", "paint-midnight-blue")
+    made = {attempt(servers[0].base_url, t, secrets.token_hex(8), body)[1] for t in earlier}
+    wait_until_paid(container, made, servers)
+    status, order_id = attempt(servers[-1].base_url, bearer.token, secrets.token_hex(8), body)
+    assert status == 201
+    wait_until_paid(container, {order_id}, servers)
+
+    with servers[0].client(headers={"Accept-Language": "en"}) as client:
+        api = client.get(
+            f"/api/v1/orders/{order_id}", headers={"Authorization": f"Bearer {bearer.token}"}
+        )
+        client.cookies.set("marque_session", session.token)
+        page = client.get(f"/orders/{order_id}")
+
+    assert api.json()["queue"] == {
+        "number": 3,
+        "ahead": 2,
+        "configuration": body["configuration_code"],
+        "locked": False,
+    }
+    text = html.unescape(page.text)
+    assert "Your place in the build queue: 3" in text
+    assert "Paid orders of this configuration built before yours: 2" in text

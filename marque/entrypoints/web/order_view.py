@@ -210,6 +210,8 @@ def order_page(
         "may_change": order.status in CHANGEABLE,
         "refunds": [refund_view(r, _) for r in detail.refunds],
         "history": history_view(order, detail.history, _),
+        # Paid orders of the configuration built before this one (domain/launch.py).
+        "queue_ahead": detail.queue.ahead if detail.queue else None,
     }
 
 
