@@ -394,7 +394,14 @@ def test_the_server_delivers_a_signed_webhook_and_retries_a_refusal(
     with delivering_server.client() as client:
         paid = client.post(f"/api/v1/sandbox/payments/{payment.reference}/succeed")
         arrived = receiver.wait_for(payment.reference, 2)
-        seen = client.get(f"/api/v1/sandbox/payments/{payment.reference}").json()
+        # The server records the answer after the receiver has sent it: poll (bounded) until
+        # the second attempt's status is written, rather than racing it.
+        deadline = time.monotonic() + 20
+        while True:
+            seen = client.get(f"/api/v1/sandbox/payments/{payment.reference}").json()
+            if seen["webhooks"][0]["last_status"] != 500 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
 
     assert paid.status_code == 200, paid.text
     assert len(arrived) == 2, "a refused delivery is retried"
