@@ -4,12 +4,14 @@
     requested | retrying --attempt_failed--> retrying   (timeout, 5xx or refusal; backoff)
     retrying --send--> sent
     sent --provider_failed--> retrying       (the provider reported failure later)
-    requested | retrying | sent --settle--> succeeded   (the money reached the buyer)
+    requested | retrying | sent | failed --settle--> succeeded   (the money reached the buyer)
     retrying --give_up--> failed             (too many attempts; finance takes over)
     failed --retry--> retrying               (finance asks for another round)
 
 ``settle`` is allowed from ``requested`` and ``retrying`` too because a provider's
-webhook may overtake our own record of having sent the refund. Every accepted move
+webhook may overtake our own record of having sent the refund, and from ``failed``
+because the attempt we gave up on may have been paid (a timeout whose answer was lost);
+the provider's word that the money arrived wins. Every accepted move
 yields a RefundStatusChange (who, when, why), stored as the refund's audit trail.
 """
 
@@ -66,6 +68,7 @@ TRANSITIONS: Final[Mapping[tuple[RefundStatus, RefundEvent], RefundStatus]] = Ma
         (R.SENT, V.SETTLE): R.SUCCEEDED,
         (R.SENT, V.PROVIDER_FAILED): R.RETRYING,
         (R.FAILED, V.RETRY): R.RETRYING,
+        (R.FAILED, V.SETTLE): R.SUCCEEDED,
         # Compensation on top (earnest money returned twice over) goes by bank transfer once
         # the provider has returned the deposit itself; finance records it.
         (R.SUCCEEDED, V.PAY_COMPENSATION): R.SUCCEEDED,
