@@ -6,11 +6,14 @@ PATCH that creates an order or moves money needs an ``Idempotency-Key`` header.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from marque.bootstrap import Container
 from marque.domain.errors import Forbidden, Unauthenticated
 from marque.domain.identity import Actor
 from marque.entrypoints.api import cursors
@@ -56,6 +59,27 @@ def detail_out(container: AppContext, actor: Actor, order_id: str, _: Translator
 
 def _ensure_visible(container: AppContext, actor: Actor, order_id: str) -> None:
     order_queries.refund_quote(container, actor, order_id)
+
+
+def _once_per_key_on_order(
+    request: Request,
+    container: Container,
+    actor: Actor,
+    order_id: str,
+    idempotency_key: str | None,
+    body: BaseModel | None,
+    work: Callable[[], tuple[int, BaseModel]],
+) -> JSONResponse:
+    """An idempotent write on one order: another buyer's order is a 404 before any key check."""
+    return run_once_per_key(
+        request,
+        container,
+        actor,
+        idempotency_key,
+        body,
+        work,
+        before_key_check=lambda: _ensure_visible(container, actor, order_id),
+    )
 
 
 @router.post(
@@ -219,15 +243,7 @@ def change_configuration(
         orders.change_configuration(container, actor, order_id, body.configuration_code)
         return status.HTTP_200_OK, detail_out(container, actor, order_id, _)
 
-    return run_once_per_key(
-        request,
-        container,
-        actor,
-        idempotency_key,
-        body,
-        work,
-        before_key_check=lambda: _ensure_visible(container, actor, order_id),
-    )
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
 
 @router.post(
@@ -254,15 +270,7 @@ def lock(
         orders.lock(container, actor, order_id, confirm=body.confirm)
         return status.HTTP_200_OK, detail_out(container, actor, order_id, _)
 
-    return run_once_per_key(
-        request,
-        container,
-        actor,
-        idempotency_key,
-        body,
-        work,
-        before_key_check=lambda: _ensure_visible(container, actor, order_id),
-    )
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
 
 @router.post(
@@ -304,15 +312,7 @@ def cancel(
             refund=RefundOut.of(refund.refund, refund.history, _) if refund else None,
         )
 
-    return run_once_per_key(
-        request,
-        container,
-        actor,
-        idempotency_key,
-        body,
-        work,
-        before_key_check=lambda: _ensure_visible(container, actor, order_id),
-    )
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
 
 @router.get(
@@ -373,15 +373,7 @@ def retry_payment(
             payments.retry_payment(container, actor, order_id)
         )
 
-    return run_once_per_key(
-        request,
-        container,
-        actor,
-        idempotency_key,
-        None,
-        work,
-        before_key_check=lambda: _ensure_visible(container, actor, order_id),
-    )
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, None, work)
 
 
 def _require_signed_in(actor: Actor) -> None:
