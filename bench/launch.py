@@ -134,6 +134,7 @@ class Run:
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.server: Server | None = None
         self.database_url: str = args.database_url
+        self.created_database: str | None = None  # the one teardown drops
         self.result: dict[str, Any] = {"label": self.label, "argv": sys.argv[1:]}
         self.recorder = Recorder()
 
@@ -146,7 +147,7 @@ class Run:
                 self.result["commit"] = SOURCE.commit
                 print(f"serving {args.checkout} = {SOURCE.commit} from {tree}")
             if not args.reuse_database:
-                self.database_url = fresh_database(args.database_url)
+                self.database_url = self.created_database = fresh_database(args.database_url)
             print(f"database {self.database_url}: migrate, seed")
             prepare_database(self.database_url)
             self._stage()  # before the server reads (and caches) the catalogue
@@ -183,8 +184,8 @@ class Run:
     def teardown(self) -> None:
         if self.server is not None:
             self.server.stop()
-        if self.args.start and not self.args.reuse_database and not self.args.keep_database:
-            drop_database(self.database_url)
+        if self.created_database is not None and not self.args.keep_database:
+            drop_database(self.created_database)
 
     # ------------------------------------------------------------------ the run
     def run(self) -> int:
