@@ -1,9 +1,11 @@
 """The launch-night benchmark: ``python -m bench.launch --start --workers 2`` (or
 ``marque bench launch ...``). See docs/benchmarks.md for what it does and what it found.
 
-Phases: start (or target) a server on PostgreSQL -> measure the durable-commit ceiling ->
-open sales -> provision signed-in buyers -> replay the launch (or the contention variant)
-while sampling CPU and PostgreSQL -> wait for the webhooks -> verify -> write
+Phases: start (or target) a server on PostgreSQL (with --private-postgres, a throwaway
+cluster that preloads pg_stat_statements) -> measure the durable-commit ceiling -> open sales
+-> provision signed-in buyers -> replay the launch (or the contention variant) while sampling
+CPU and PostgreSQL (and its statement statistics, where preloaded) -> wait for the webhooks
+-> verify -> write
 bench/results/<timestamp>-<label>.json and print a summary. Exit status 1 when a check failed.
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from bench import ceiling, profile, provision, report, verify
+from bench import ceiling, private_postgres, profile, provision, report, top_statements, verify
 from bench.contention import plan_attempts, run_contention
 from bench.driver import Driver
 from bench.journey import Launch, Ledger, Plan, configure_all
@@ -60,6 +62,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--database-url",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="PostgreSQL; with --start a fresh database is made beside it (unless --reuse-database)",
+    )
+    target.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="run on a throwaway PostgreSQL cluster (initdb, free port, pg_stat_statements "
+        "preloaded, the --database-url server's durability and memory settings), deleted "
+        "afterwards",
     )
     target.add_argument("--reuse-database", action="store_true")
     target.add_argument("--keep-database", action="store_true", help="do not drop it afterwards")
@@ -112,6 +121,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error("give --start or --url")
     if args.crash and not args.start:
         p.error("--crash needs --start (the bench kills and restarts its own server)")
+    if args.private_postgres and (not args.start or args.reuse_database or args.keep_database):
+        p.error("--private-postgres needs --start, and its cluster keeps no database afterwards")
     if args.overload:
         args.rate *= 3
         args.buyers *= 3
@@ -122,6 +133,8 @@ def label_of(args: argparse.Namespace) -> str:
     kind = "contention" if args.contention else "launch"
     parts = [args.label or kind, f"w{args.workers}" if args.start else "url"]
     parts += [name for name in ("crash", "overload") if getattr(args, name)]
+    if args.private_postgres:
+        parts.append("privatepg")
     if args.webhooks == "server" and not args.contention:
         parts.append("dispatcher")
     return "-".join(parts)
@@ -133,6 +146,7 @@ class Run:
         self.label = label_of(args)
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.server: Server | None = None
+        self.cluster: private_postgres.PrivateCluster | None = None
         self.database_url: str = args.database_url
         self.created_database: str | None = None  # the one teardown drops
         self.result: dict[str, Any] = {"label": self.label, "argv": sys.argv[1:]}
@@ -146,8 +160,15 @@ class Run:
                 tree = use_snapshot(args.checkout)
                 self.result["commit"] = SOURCE.commit
                 print(f"serving {args.checkout} = {SOURCE.commit} from {tree}")
+            admin_url = args.database_url
+            if args.private_postgres:
+                print("starting a private PostgreSQL cluster (pg_stat_statements preloaded)")
+                self.cluster = private_postgres.start(args.database_url)
+                print(f"  {self.cluster.folder}, port {self.cluster.port}")
+                self.result["private_postgres"] = self.cluster.describe()
+                admin_url = self.cluster.url
             if not args.reuse_database:
-                self.database_url = self.created_database = fresh_database(args.database_url)
+                self.database_url = self.created_database = fresh_database(admin_url)
             print(f"database {self.database_url}: migrate, seed")
             prepare_database(self.database_url)
             self._stage()  # before the server reads (and caches) the catalogue
@@ -182,10 +203,17 @@ class Run:
             engine.dispose()
 
     def teardown(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        if self.created_database is not None and not self.args.keep_database:
-            drop_database(self.created_database)
+        try:
+            if self.server is not None:
+                self.server.stop()
+            if self.created_database is not None and not self.args.keep_database:
+                drop_database(self.created_database)
+        finally:
+            if self.cluster is not None:
+                log = RESULTS / f"{self.stamp}-{self.label}-postgres.log"
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                self.cluster.stop(keep_log=log)
+                print(f"private PostgreSQL stopped and deleted (its log: {log.relative_to(ROOT)})")
 
     # ------------------------------------------------------------------ the run
     def run(self) -> int:
@@ -242,7 +270,12 @@ class Run:
             plain, limited = await configure_all(driver, setup_buyer.token)
             self.recorder.steps.pop("setup", None)
             seconds = self._expected_seconds()
-            sampler = ResourceSampler(engine, self.server.processes if self.server else list)
+            sampler = ResourceSampler(
+                engine,
+                self.server.processes if self.server else list,
+                postmaster_pid=self.cluster.postmaster_pid() if self.cluster else None,
+            )
+            statements = top_statements.prepare(engine)
             spy = self._profiler(seconds)
             log_offset = self._log_size()
             sampler.start()
@@ -275,6 +308,9 @@ class Run:
                 self.result["crash"] = await crash
             sampler.stop()
             self.result["resources"] = sampler.report()
+            if statements["available"]:  # before the drain and the verification's queries
+                statements = top_statements.collect(engine)
+            self.result["pg_stat_statements"] = statements
             if spy is not None:
                 spy[0].wait(timeout=seconds + 60)
                 self.result["profile"] = profile.summarise(spy[1]) if spy[1].exists() else None

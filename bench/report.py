@@ -103,8 +103,31 @@ def print_summary(result: dict[str, Any]) -> None:
     if resources:
         print(f"  cpu seconds        {resources['cpu_seconds']}")
         print(f"  postgres waits     {resources['postgres_active_by_wait']}")
+    print_statements(result.get("pg_stat_statements") or {})
     for check in result.get("checks", []):
         print(f"  [{'PASS' if check['ok'] else 'FAIL'}] {check['name']}: {check['detail']}")
+
+
+def print_statements(statements: dict[str, Any], shown: int = 8, width: int = 72) -> None:
+    """The top statements by total execution time, then by calls, from pg_stat_statements."""
+    if not statements.get("available"):
+        return
+    watching = statements["bench_monitoring"]
+    print(
+        f"  postgres statements: {statements['statements']} kinds, {statements['calls']} calls, "
+        f"{statements['total_ms']} ms executing (the bench's own monitoring: "
+        f"{watching['total_ms']} ms more)"
+    )
+    for key, title in (("by_total_time", "by total time"), ("by_calls", "by calls")):
+        print(f"    share  total ms    calls   mean ms     rows  query ({title})")
+        for row in statements[key][:shown]:
+            share = f"{100 * row['share']:5.1f}%" if row["share"] is not None else "     -"
+            mean = f"{row['mean_ms']:>9.3f}" if row["mean_ms"] is not None else "        -"
+            query = row["query"] if len(row["query"]) <= width else row["query"][: width - 1] + "…"
+            print(
+                f"   {share} {row['total_ms']:>9.1f} {row['calls']:>8} {mean} {row['rows']:>8}  "
+                f"{query}"
+            )
 
 
 def _ms(value: float | None) -> str:

@@ -3,9 +3,10 @@
 A background thread samples every ``interval`` seconds:
 - CPU time (user + system) of every process of the server tree, of every PostgreSQL
   backend connected to the bench database, of PostgreSQL's shared helpers (WAL writer,
-  checkpointer ...), and of the driver's own process. A process counts from when it was
-  first seen to when it was last seen, so a killed worker keeps what it used and a new
-  worker or backend is counted from zero.
+  checkpointer ...; only the private cluster's with ``--private-postgres``), and of the
+  driver's own process. A process counts from when it was first seen to when it was last
+  seen, so a killed worker keeps what it used and a new worker or backend is counted from
+  zero.
 - ``pg_stat_activity`` of the bench database: active backends by wait event (``CPU`` when
   they wait on nothing), a cheap sampling profile of the database side.
 - ``pg_stat_database`` commit and row counters at start and end (commits per reservation).
@@ -67,8 +68,10 @@ class ResourceSampler:
         server_processes: Callable[[], list[psutil.Process]],
         *,
         interval: float = 0.25,
+        postmaster_pid: int | None = None,
     ) -> None:
         self.engine = engine
+        self.postmaster_pid = postmaster_pid  # count only this cluster's shared helpers
         self.server_processes = server_processes
         self.interval = interval
         self.server = _Tally()
@@ -128,8 +131,10 @@ class ResourceSampler:
                 self.waits[f"{row.wtype}:{row.wev}" if row.wtype else "CPU"] += 1
                 if row.wtype == "Lock":  # who waits on a row or table lock, and in what
                     self.lock_waits[" ".join(str(row.query).split())] += 1
-        for proc in psutil.process_iter(["name", "cmdline"]):
+        for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
             cmdline = " ".join(proc.info.get("cmdline") or [])
+            if self.postmaster_pid is not None and proc.info.get("ppid") != self.postmaster_pid:
+                continue
             if cmdline.startswith("postgres:") and any(n in cmdline for n in SHARED_POSTGRES):
                 self.shared.see(proc.pid, _cpu(proc))
 
