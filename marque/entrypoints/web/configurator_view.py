@@ -125,6 +125,10 @@ def configurator_context(
                 "options": options,
             }
         )
+    # Before the chosen trim's opening the Reserve button is off (server-side, so it holds
+    # without JavaScript); configurator.js follows the trim the buyer picks and turns it on
+    # when the countdown reaches the opening. A POST still gets sales.not_open if too early.
+    selected = next((trim for trim in trims if trim["selected"]), None)
     terms_by_trim = {trim.code: terms_view(offer.terms_for(trim.code), _) for trim in model.trims}
     selected_terms = terms_by_trim.get(choice.trim) or terms_view(offer.model_terms, _)
     return {
@@ -134,6 +138,7 @@ def configurator_context(
             "tagline": model.tagline.pick(locale),
         },
         "trims": trims,
+        "reserve_closed": selected["code"] if selected and selected["opening"] else None,
         "groups": groups,
         "priced": priced,
         "violations": list(violations),

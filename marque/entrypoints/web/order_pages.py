@@ -24,11 +24,13 @@ from sqlalchemy.exc import IntegrityError
 
 from marque.domain.errors import N_, Conflict, MarqueError, NotFound, ValidationFailed
 from marque.domain.identity import Actor
+from marque.domain.launch import opening_time
 from marque.domain.order_entities import Order, Payment, PaymentStatus
 from marque.domain.orders import OrderStatus
 from marque.entrypoints.api import cursors
 from marque.entrypoints.web import csrf
 from marque.entrypoints.web.configurator_view import choice_from_query
+from marque.entrypoints.web.opening_view import opening_view
 from marque.entrypoints.web.order_view import order_page, order_summary
 from marque.entrypoints.web.page_access import buyer, redirect, signin_redirect
 from marque.entrypoints.web.rendering import render, translator_of
@@ -122,7 +124,8 @@ def _reserve_page(
 ) -> Response:
     container = container_of(request)
     _ = translator_of(request)
-    priced = orders.price_now(container, code, container.clock())
+    now = container.clock()
+    priced = orders.price_now(container, code, now)
     configuration, model = priced.configuration, priced.offer.model
     trim = model.trim(configuration.trim_code)
     return render(
@@ -144,7 +147,9 @@ def _reserve_page(
             "options_price": configuration.options_price,
             "total_price": configuration.total_price,
         },
-        terms=full_terms(priced.terms, container.clock(), _),
+        terms=full_terms(priced.terms, now, _),
+        # Before the opening the submit button is off; a POST anyway gets sales.not_open.
+        opening=opening_view(opening_time(model, configuration.trim_code), now, _),
         idempotency_key=new_form_key(),
         errors=errors,
     )

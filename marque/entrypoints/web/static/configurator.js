@@ -91,6 +91,27 @@
     }
   }
 
+  /* The Reserve button waits for the chosen trim's opening (the server rendered it so for
+     the trim it chose); here it follows the buyer's choice and the countdown. */
+  function showOpening(trim) {
+    var button = byId("reserve-button");
+    if (!button) { return; }
+    var waiting = null;
+    document.querySelectorAll(".reserve-closed[data-trim]").forEach(function (note) {
+      var clock = note.querySelector("[data-opens-at]");
+      var opensAt = clock ? Date.parse(clock.getAttribute("data-opens-at")) : NaN;
+      var closed = note.getAttribute("data-trim") === trim && opensAt > Date.now();
+      note.hidden = !closed;
+      if (closed) { waiting = note; }
+    });
+    button.disabled = Boolean(waiting);
+    if (waiting) {
+      button.setAttribute("aria-describedby", waiting.id);
+    } else {
+      button.removeAttribute("aria-describedby");
+    }
+  }
+
   function setViolations(messages) {
     var list = byId("violations");
     list.textContent = "";
@@ -166,6 +187,7 @@
     var choice = currentChoice();
     showAvailability(choice);
     showTerms(choice.trim);
+    showOpening(choice.trim);
     rememberChoiceInLinks();
     window.clearTimeout(timer);
     timer = window.setTimeout(requestPrice, 120);
@@ -177,5 +199,7 @@
     if (event.submitter && event.submitter.hasAttribute("formaction")) { return; }
     event.preventDefault(); onChange();
   });
+  document.addEventListener("marque:opened", function () { showOpening(currentChoice().trim); });
   showAvailability(currentChoice());
+  showOpening(currentChoice().trim);
 })();

@@ -1,6 +1,7 @@
 // Counts down to each [data-opens-at] time on the page (see templates/_opening.html).
 // The server already printed the opening time; this only adds "Opens in 2 d 3 h 4 min 5 s"
-// and, once the time has come, says that sales are open.
+// and, once the time has come, says that sales are open and sends a "marque:opened" event
+// (it bubbles) so that the page can turn on what waited for the opening.
 (function () {
   "use strict";
   function parts(ms) {
@@ -14,6 +15,7 @@
     var left = target - Date.now();
     if (left <= 0) {
       out.textContent = element.getAttribute("data-open-text");
+      element.dispatchEvent(new CustomEvent("marque:opened", { bubbles: true }));
       return false;
     }
     var units = element.getAttribute("data-units").split(",");
