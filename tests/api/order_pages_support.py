@@ -6,16 +6,18 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import conftest
 import httpx
-from conftest import LiveServer, random_phone
+from conftest import Database, LiveServer, random_phone, start_server
 
 from marque.bootstrap import bootstrap
 from marque.domain.identity import Role
@@ -23,6 +25,26 @@ from marque.services.auth import create_staff
 
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+@contextmanager
+def pages_server(database: Database, log_dir: Path) -> Iterator[LiveServer]:
+    """A server of the page tests' own: jobs (the refund worker) every 0.3 s and room for
+    many SMS codes."""
+    running = start_server(
+        database,
+        log_dir,
+        MARQUE_WORKER_INTERVAL_SECONDS="0.3",
+        MARQUE_SMS_CODES_PER_CLIENT_PER_HOUR="1000",
+    )
+    try:
+        yield running
+    finally:
+        running.process.terminate()
+        try:
+            running.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
 
 
 def own_address() -> str:

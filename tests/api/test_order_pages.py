@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
 import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Database, LiveServer, start_server
+from conftest import Database, LiveServer
 from order_pages_support import (
     browser,
     configuration,
@@ -25,6 +24,7 @@ from order_pages_support import (
     eventually,
     form_fields,
     order_id_of,
+    pages_server,
     pay_and_wait,
     reserve,
     signed_in_buyer,
@@ -38,18 +38,8 @@ from marque.domain.identity import Role
 
 @pytest.fixture(scope="module")
 def server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    running = start_server(
-        seeded,
-        tmp_path_factory.mktemp("order-pages"),
-        MARQUE_WORKER_INTERVAL_SECONDS="0.3",
-        MARQUE_SMS_CODES_PER_CLIENT_PER_HOUR="1000",
-    )
-    yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    with pages_server(seeded, tmp_path_factory.mktemp("order-pages")) as running:
+        yield running
 
 
 def money(amount: int) -> str:

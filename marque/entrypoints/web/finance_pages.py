@@ -1,6 +1,12 @@
 """The finance console: the refunds queue, one order's books, reconciliation runs, the
 ledger check. Staff with the finance role (admins hold every role); customers and other
 staff get the 403 page, nobody signed in goes to the staff sign-in.
+
+A refund that owes compensation on top (a maker breach returns earnest money twice over)
+has its own page, ``/finance/refunds/{id}/compensation``: once the provider has returned
+the deposit, finance records the bank transfer of the rest there (its reference and a
+ticked box that states the amount). The service records it once; a second submit shows
+that it was already recorded and pays nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from marque.domain.errors import N_, MarqueError
+from marque.domain.identity import Actor
 from marque.domain.ledger import held_for_order
 from marque.domain.refunds import RefundStatus
 from marque.entrypoints.api import cursors
+from marque.entrypoints.api.routers.finance import CompensationPaidIn
 from marque.entrypoints.web import csrf
 from marque.entrypoints.web.finance_view import (
     balance_rows,
@@ -27,7 +36,7 @@ from marque.entrypoints.web.finance_view import (
 )
 from marque.entrypoints.web.order_view import payment_view, status_label, when
 from marque.entrypoints.web.page_access import finance_staff, redirect
-from marque.entrypoints.web.rendering import render, translator_of
+from marque.entrypoints.web.rendering import format_money, render, translator_of
 from marque.entrypoints.web.session import container_of
 from marque.entrypoints.web.signin_pages import error_messages
 from marque.services import ledger_checks, order_queries, refunds
@@ -41,7 +50,18 @@ BAD_DATE: Final = N_("{value} is not a date; write it as YYYY-MM-DD, e.g. 2026-1
 NOTICES: Final[dict[str, str]] = {
     "retried": N_("The refund is queued to be sent again."),
     "ran": N_("Reconciliation finished; the result is below."),
+    "compensated": N_(
+        "The compensation transfer is recorded; nothing more is owed on this refund."
+    ),
 }
+BAD_REFERENCE: Final = N_(
+    "Write the reference of the bank transfer as the bank gives it: letters and digits, "
+    "also . _ : / - after the first one, at most 60 characters. Nothing was recorded."
+)
+MUST_CONFIRM_COMPENSATION: Final = N_(
+    "Tick the box to confirm that {amount} went to the buyer by this transfer; "
+    "nothing was recorded."
+)
 
 
 def _day(value: str) -> date | None:
@@ -102,6 +122,85 @@ def retry_refund(request: Request, refund_id: str) -> Response:
         return redirect(request, STAFF_SIGNIN)
     refunds.retry_failed(container_of(request), actor, refund_id)
     return redirect(request, "/finance/refunds?done=retried")
+
+
+def _compensation_page(
+    request: Request,
+    actor: Actor,
+    refund_id: str,
+    *,
+    errors: list[str],
+    status: int = 200,
+    bank_reference: str = "",
+    done: str = "",
+) -> Response:
+    container = container_of(request)
+    _ = translator_of(request)
+    view = refunds.view(container, refund_id)  # 404 when unknown
+    return render(
+        request,
+        "finance/compensation.html",
+        status=status,
+        actor=actor,
+        lang_path=f"/finance/refunds/{view.refund.id}/compensation",
+        section="refunds",
+        refund=refund_row(view, _),
+        bank_reference=bank_reference,
+        errors=errors,
+        notice=_(NOTICES[done]) if done in NOTICES else "",
+    )
+
+
+@router.get("/finance/refunds/{refund_id}/compensation", response_class=HTMLResponse)
+def compensation_page(request: Request, refund_id: str, done: str = "") -> Response:
+    actor = finance_staff(request)
+    if actor is None:
+        return redirect(request, STAFF_SIGNIN)
+    return _compensation_page(request, actor, refund_id, errors=[], done=done)
+
+
+@router.post(
+    "/finance/refunds/{refund_id}/compensation",
+    response_class=HTMLResponse,
+    dependencies=[CsrfChecked],
+)
+def record_compensation(
+    request: Request,
+    refund_id: str,
+    bank_reference: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    actor = finance_staff(request)
+    if actor is None:
+        return redirect(request, STAFF_SIGNIN)
+    container = container_of(request)
+    _ = translator_of(request)
+    typed = bank_reference.strip()[:100]
+    try:
+        wanted = CompensationPaidIn(bank_reference=typed)  # what the API asks for
+    except ValidationError:
+        return _compensation_page(
+            request, actor, refund_id, errors=[_(BAD_REFERENCE)], status=422, bank_reference=typed
+        )
+    if not confirm:
+        owed = refunds.view(container, refund_id).refund.compensation
+        errors = [_(MUST_CONFIRM_COMPENSATION, amount=format_money(owed))]
+        return _compensation_page(
+            request, actor, refund_id, errors=errors, status=422, bank_reference=typed
+        )
+    try:
+        refunds.record_compensation_paid(
+            container, actor, refund_id, bank_reference=wanted.bank_reference
+        )
+    except MarqueError as exc:
+        if not exc.expose or exc.status != 409:
+            raise
+        # Recorded already (a second submit), nothing owed, or the deposit not back yet:
+        # nothing was paid; the page says why and shows the refund as it stands.
+        return _compensation_page(
+            request, actor, refund_id, errors=error_messages(request, exc), status=409
+        )
+    return redirect(request, f"/finance/refunds/{refund_id}/compensation?done=compensated")
 
 
 @router.get("/finance/orders", response_class=HTMLResponse)

@@ -22,6 +22,7 @@ ACCOUNT_LABELS: Final[dict[Account, str]] = {
     Account.FORFEITED_DEPOSITS: N_("Forfeited deposits"),
     Account.COMPENSATION_EXPENSE: N_("Compensation paid"),
     Account.REVENUE: N_("Revenue (applied to the price)"),
+    Account.BANK: N_("Bank account (transfers we make)"),
 }
 
 POSTING_LABELS: Final[dict[PostingKind, str]] = {
@@ -77,6 +78,22 @@ def refund_row(view: RefundView, _: Translator) -> dict[str, Any]:
         "provider_reference": refund.provider_reference,
         "stuck": view.stuck,
         "may_retry": refund.status is RefundStatus.FAILED,
+        **compensation_view(view, _),
+    }
+
+
+def compensation_view(view: RefundView, _: Translator) -> dict[str, Any]:
+    """The compensation owed on top of a refund (a maker breach returns earnest money twice
+    over): the provider returns the deposit, finance records the bank transfer of the rest
+    once the deposit is back (``refunds.record_compensation_paid``)."""
+    paid = view.compensation_paid
+    return {
+        "compensation_due": view.compensation_due,
+        "may_record_compensation": view.compensation_due
+        and view.refund.status is RefundStatus.SUCCEEDED,
+        "compensation_paid": None
+        if paid is None
+        else {"at": when(paid.at, _), "record": paid.reason, "actor": paid.actor},
     }
 
 
@@ -162,6 +179,7 @@ __all__ = [
     "INVARIANT_LABELS",
     "balance_rows",
     "breach_view",
+    "compensation_view",
     "posting_rows",
     "refund_row",
     "refund_status_label",
