@@ -4,12 +4,12 @@ result for the finance console."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from marque.domain.ledger_invariants import Breach
 from marque.domain.reconciliation import LineKind, ProviderLine, ReconciliationRun, reconcile
 from marque.services.context import AppContext
-from marque.services.payment_ports import SettlementKind
+from marque.services.payment_ports import SettlementKind, utc_day
 from marque.services.payments import provider_for
 
 
@@ -19,8 +19,8 @@ def check_ledger(ctx: AppContext) -> list[Breach]:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), UTC)
-    return start, start + timedelta(days=1)
+    """The day's postings reconcile against the provider's report of the same interval."""
+    return utc_day(day)
 
 
 def reconcile_day(

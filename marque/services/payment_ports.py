@@ -10,7 +10,8 @@ implementation; Alipay, WeChat Pay and Stripe adapters fit behind the same shape
   ``WebhookEvent`` whose ``event_id`` is stable across redeliveries;
 - ``refund`` is idempotent on ``idempotency_key``; it may answer PENDING and settle later
   by webhook; a timeout or 5xx raises ``ProviderUnavailable`` and is safe to retry with
-  the same key;
+  the same key; an answer that is no longer pending says when the provider settled the
+  refund (``settled_at``), the time its settlement report dates it by;
 - ``settlement_report`` lists what the provider actually moved on one UTC day.
 
 Nothing here is called inside a database transaction on the hot path.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -66,6 +67,10 @@ class ProviderRefund:
     amount: Money
     status: ProviderRefundStatus
     failure_reason: str | None = None
+    #: When the provider settled the refund (succeeded or failed), on its own clock: the
+    #: time its settlement report files a succeeded refund under. None while it is pending,
+    #: or when a provider's answer does not say.
+    settled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,14 @@ class SettlementLine:
     merchant_reference: str
     amount: Money  # positive for payments, positive for refunds too (kind says direction)
     settled_at: datetime
+
+
+def utc_day(day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` of one UTC day: what a settlement report of ``day`` covers, and what
+    reconciliation takes of our books for it. Both sides use this, so a time exactly at
+    midnight belongs to the day it starts, on both."""
+    start = datetime.combine(day, time(0), UTC)
+    return start, start + timedelta(days=1)
 
 
 class ProviderUnavailable(Unavailable):

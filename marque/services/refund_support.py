@@ -152,6 +152,16 @@ def move_refund(
     return moved
 
 
+def settled_time(reported: datetime | None, now: datetime) -> datetime:
+    """When a refund settled, for its posting: the provider's time whenever it says one,
+    else ours. The provider's settlement report files the refund under the UTC day of its
+    own time, which may be a day before we heard of it (an answer learnt on a retry after
+    midnight) or, with its clock a little ahead, a day after our clock's; posting at that
+    time, as captures are posted at the payment event's time, keeps ``reconcile`` of both
+    days in agreement."""
+    return now if reported is None else reported
+
+
 def settle(
     uow: UnitOfWork,
     refund: Refund,
@@ -241,7 +251,7 @@ def apply_refund_event(
         settled = settle(
             uow,
             refund,
-            at=min(event.occurred_at, now),
+            at=settled_time(event.occurred_at, now),
             now=now,
             provider_reference=event.refund_reference,
             reason=f"provider reported refund {event.refund_reference} succeeded",
@@ -272,4 +282,5 @@ __all__ = [
     "retry_policy",
     "schedule_retry",
     "settle",
+    "settled_time",
 ]

@@ -5,7 +5,9 @@ invisible to other workers for a lease), the provider is called OUTSIDE any tran
 with the refund's idempotency key, and a second short transaction records the answer:
 
 - pending: ``sent`` (the webhook will settle it);
-- succeeded: ``sent`` then ``succeeded`` (posted once, even if the webhook also comes);
+- succeeded: ``sent`` then ``succeeded`` (posted once, even if the webhook also comes),
+  dated when the provider settled it (``settled_at``), not when the worker heard: an
+  answer learnt on a retry after midnight still belongs to the provider's day;
 - failed: ``retrying`` under the next key generation, after an exponential backoff;
 - timeout or 5xx (ProviderUnavailable): ``retrying`` with the SAME key, since the
   provider may have acted on it; after ``refund_max_attempts``: ``failed`` for finance.
@@ -172,7 +174,7 @@ def _record(
             steps.settle(
                 uow,
                 sent,
-                at=now,
+                at=steps.settled_time(answer.settled_at, now),
                 now=now,
                 provider_reference=answer.reference,
                 reason="provider answered succeeded",

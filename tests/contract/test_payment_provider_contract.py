@@ -273,11 +273,40 @@ def test_a_refund_is_pending_then_settled_by_a_signed_webhook(harness: Harness) 
     sent = harness.webhooks(payment.reference)
 
     assert pending.status is ProviderRefundStatus.PENDING
+    assert pending.settled_at is None
     events = [harness.provider.parse_webhook(w.headers, w.body, harness.clock()) for w in sent]
     assert [e.type for e in events] == [WebhookEventType.REFUND_SUCCEEDED]
     assert events[0].refund_reference == pending.reference
     assert events[0].merchant_reference == pending.merchant_reference
     assert events[0].amount == back
+
+
+def test_a_settled_refund_asked_again_says_when_it_settled_as_the_report_does(
+    harness: Harness,
+) -> None:
+    """The worker may learn of a success only from a retry with the same key, maybe the
+    next day: the answer must carry the provider's settlement time, the one its webhook and
+    its settlement report date the refund by, not the time of asking."""
+    payment = paid_payment(harness)
+    key, merchant_reference = ref("rkey"), ref("REF")
+    pending = refund(harness, payment, Money(120000, "CNY"), key, merchant_reference)
+    harness.advance(timedelta(days=1))
+    [webhook] = harness.webhooks(payment.reference)
+
+    settled = refund(harness, payment, Money(120000, "CNY"), key, merchant_reference)
+
+    assert settled.reference == pending.reference
+    assert settled.status is ProviderRefundStatus.SUCCEEDED
+    assert settled.settled_at is not None
+    assert settled.settled_at.tzinfo is not None
+    event = harness.provider.parse_webhook(webhook.headers, webhook.body, harness.clock())
+    assert event.occurred_at == settled.settled_at
+    [line] = [
+        line
+        for line in harness.provider.settlement_report(settled.settled_at.date())
+        if line.reference == settled.reference
+    ]
+    assert line.settled_at == settled.settled_at
 
 
 def test_refund_with_the_same_key_returns_the_same_refund(harness: Harness) -> None:

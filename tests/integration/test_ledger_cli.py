@@ -5,11 +5,13 @@ the other tests' shared database."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import conftest
 import pytest
@@ -20,10 +22,15 @@ from sqlalchemy import create_engine, insert
 from marque.adapters.clock import FrozenClock
 from marque.adapters.db import migrate as migrations
 from marque.adapters.db.tables.orders import ledger_entries, ledger_postings
+from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.bootstrap import bootstrap
 from marque.domain.money import Money
+from marque.domain.order_entities import Refund
+from marque.domain.refunds import RefundStatus
 from marque.services import cancellations, refunds
 from marque.services.demo_catalog import seed_demo_catalog
+from marque.services.orders import Reservation
+from marque.services.payment_ports import ProviderRefund
 
 #: A day before the real clock's today, so the provider's report already holds its refunds.
 DAY = datetime(2026, 10, 15, 9, tzinfo=UTC)
@@ -196,3 +203,150 @@ def test_reconcile_with_an_unknown_provider_exits_with_2(world: World) -> None:
 
     assert result.returncode == 2
     assert "nowhere" in result.stderr
+
+
+# ---------------------------------------------------------------------------- midnight
+
+#: The refunds below are sent just before this day ends, and heard of five minutes into the
+#: next (both days before the real clock's today, so the provider's report holds them).
+LATE_DAY, NEXT_DAY = "2026-10-20", "2026-10-21"
+PROVIDER_SETTLES = datetime(2026, 10, 20, 23, 59, tzinfo=UTC)
+WORKER_HEARS = datetime(2026, 10, 21, 0, 5, tzinfo=UTC)
+
+
+class SilentOnTime(SandboxPaymentProvider):
+    """A provider whose refund answers do not say when the refund settled (the contract
+    allows it: ``settled_at`` may be None), so the worker can only date it by its own clock."""
+
+    def refund(self, **request: Any) -> ProviderRefund:
+        return dataclasses.replace(super().refund(**request), settled_at=None)
+
+
+def cancelled_late(world: World) -> Reservation:
+    """An order paid at 23:50 and cancelled at once: its refund waits for the worker."""
+    world.clock.now = PROVIDER_SETTLES.replace(minute=50)
+    buyer = world.buyer()
+    reservation = world.reserve(buyer)
+    world.pay(reservation.payment)
+    cancellations.cancel(world.container, buyer, reservation.order.id)
+    return reservation
+
+
+def refund_of(world: World, reservation: Reservation) -> Refund:
+    with world.container.uow(readonly=True) as uow:
+        [refund] = uow.refunds.for_order(reservation.order.id)
+    return refund
+
+
+def refund_heard_of_after_midnight(world: World, *, provider_says_when: bool) -> Refund:
+    """A refund the provider makes at 23:59 whose answer is lost; the worker's retry at 00:05
+    the next day learns that it succeeded (its webhook comes after that and changes nothing)."""
+    reservation = cancelled_late(world)
+    # 23:58 a 500 before any work; 23:59 the provider refunds at once and the answer is lost
+    world.misbehave(sandbox_unavailable_rate=1.0)
+    world.clock.now = PROVIDER_SETTLES.replace(minute=58)
+    refunds.run_once(world.container)
+    world.clock.now = PROVIDER_SETTLES
+    refunds.run_once(world.container)
+    assert refund_of(world, reservation).status is RefundStatus.RETRYING
+    provider = world.misbehave()
+    if not provider_says_when:
+        provider = SilentOnTime(world.container.engine, world.container.settings, clock=world.clock)
+        world.container.payment_providers = {"sandbox": provider}
+    world.clock.now = WORKER_HEARS
+    assert refunds.run_once(world.container) == 1
+    assert refund_of(world, reservation).status is RefundStatus.SUCCEEDED
+    payment_reference = reservation.payment.provider_reference
+    assert payment_reference is not None
+    world.deliver(payment_reference)
+    [at_provider] = provider.inspect(payment_reference).refunds
+    assert at_provider.settles_at == PROVIDER_SETTLES
+    return refund_of(world, reservation)
+
+
+def refund_settled_by_late_webhook(world: World, *, refund_delay_seconds: float) -> Refund:
+    """The worker sends the refund at 23:59 (pending); the provider settles it
+    ``refund_delay_seconds`` later; its webhook is delivered at 00:05."""
+    reservation = cancelled_late(world)
+    world.misbehave(sandbox_refund_delay_seconds=refund_delay_seconds)
+    world.clock.now = PROVIDER_SETTLES
+    assert refunds.run_once(world.container) == 1
+    assert refund_of(world, reservation).status is RefundStatus.SENT
+    world.clock.now = WORKER_HEARS
+    world.deliver(reservation.payment.provider_reference)
+    refund = refund_of(world, reservation)
+    assert refund.status is RefundStatus.SUCCEEDED
+    return refund
+
+
+def posted_at(world: World, refund: Refund) -> datetime:
+    with world.container.uow(readonly=True) as uow:
+        postings = uow.ledger.for_order(refund.order_id)
+    [settled] = [p for p in postings if p.reference == f"refund:{refund.id}:settled"]
+    return settled.at
+
+
+def reconcile_both_days(world: World) -> tuple[subprocess.CompletedProcess[str], ...]:
+    return (
+        marque(world, "reconcile", "--date", LATE_DAY),
+        marque(world, "reconcile", "--date", NEXT_DAY),
+    )
+
+
+def test_a_refund_heard_of_after_midnight_is_booked_and_reconciled_on_the_providers_day(
+    world: World,
+) -> None:
+    refund = refund_heard_of_after_midnight(world, provider_says_when=True)
+
+    late_day, next_day = reconcile_both_days(world)
+
+    assert posted_at(world, refund) == PROVIDER_SETTLES
+    assert refund.succeeded_at == PROVIDER_SETTLES
+    assert late_day.returncode == 0, late_day.stdout + late_day.stderr
+    assert "2 matched, 0 mismatch(es)" in late_day.stdout  # the deposit and its refund
+    assert next_day.returncode == 0, next_day.stdout + next_day.stderr
+    assert "0 matched, 0 mismatch(es)" in next_day.stdout
+
+
+def test_a_refund_webhook_heard_after_midnight_is_booked_on_the_providers_day(
+    world: World,
+) -> None:
+    refund = refund_settled_by_late_webhook(world, refund_delay_seconds=0)
+
+    late_day, next_day = reconcile_both_days(world)
+
+    assert posted_at(world, refund) == PROVIDER_SETTLES
+    assert late_day.returncode == 0, late_day.stdout + late_day.stderr
+    assert "2 matched, 0 mismatch(es)" in late_day.stdout
+    assert next_day.returncode == 0, next_day.stdout + next_day.stderr
+    assert "0 matched, 0 mismatch(es)" in next_day.stdout
+
+
+def test_a_refund_the_provider_settles_after_midnight_belongs_to_the_next_day(
+    world: World,
+) -> None:
+    refund = refund_settled_by_late_webhook(world, refund_delay_seconds=120)  # 00:01
+
+    late_day, next_day = reconcile_both_days(world)
+
+    assert posted_at(world, refund) == datetime(2026, 10, 21, 0, 1, tzinfo=UTC)
+    assert late_day.returncode == 0, late_day.stdout + late_day.stderr
+    assert "1 matched, 0 mismatch(es)" in late_day.stdout  # the deposit only
+    assert next_day.returncode == 0, next_day.stdout + next_day.stderr
+    assert "1 matched, 0 mismatch(es)" in next_day.stdout  # the refund
+
+
+def test_a_refund_booked_on_another_day_than_the_providers_is_a_mismatch_on_both_days(
+    world: World,
+) -> None:
+    refund = refund_heard_of_after_midnight(world, provider_says_when=False)
+
+    late_day, next_day = reconcile_both_days(world)
+
+    assert posted_at(world, refund) == WORKER_HEARS  # nothing better to date it by
+    assert late_day.returncode == 1, late_day.stdout + late_day.stderr
+    assert f"MISMATCH missing: refund {refund.id}" in late_day.stdout
+    assert "1 matched, 1 mismatch(es)" in late_day.stdout
+    assert next_day.returncode == 1, next_day.stdout + next_day.stderr
+    assert f"MISMATCH extra: refund {refund.id}" in next_day.stdout
+    assert "0 matched, 1 mismatch(es)" in next_day.stdout

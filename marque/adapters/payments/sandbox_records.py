@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -26,6 +26,7 @@ from marque.services.payment_ports import (
     ProviderRefundStatus,
     SettlementKind,
     SettlementLine,
+    utc_day,
 )
 
 
@@ -139,13 +140,13 @@ def to_refund(row: Row[Any], now: datetime, *, first_answer: bool = False) -> Pr
         amount=Money(row.amount, row.currency),
         status=status,
         failure_reason=row.failure_reason if status is ProviderRefundStatus.FAILED else None,
+        settled_at=None if status is ProviderRefundStatus.PENDING else row.settles_at,
     )
 
 
 def settlement_lines(conn: Connection, day: date, now: datetime) -> list[SettlementLine]:
     """Payments that succeeded and refunds that settled as succeeded on ``day`` (UTC)."""
-    start = datetime.combine(day, time(0), UTC)
-    end = start + timedelta(days=1)
+    start, end = utc_day(day)
     paid = conn.execute(
         select(payments).where(
             payments.c.status == ProviderPaymentStatus.SUCCEEDED.value,
