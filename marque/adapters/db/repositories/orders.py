@@ -6,9 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from marque.adapters.db.repositories.rows import (
+    created_before,
+    every,
+    first,
+    status_change_values,
+    status_history,
+)
 from marque.adapters.db.tables.auth import customers
 from marque.adapters.db.tables.orders import (
     order_configuration_changes,
@@ -132,15 +139,13 @@ class SqlOrderRepository:
         )
 
     def get(self, order_id: str) -> Order | None:
-        row = self.conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
-        return order_from_row(row) if row else None
+        return first(self.conn, select(orders).where(orders.c.id == order_id), order_from_row)
 
     def by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
         query = select(orders).where(
             orders.c.customer_id == customer_id, orders.c.idempotency_key == key
         )
-        row = self.conn.execute(query).mappings().first()
-        return order_from_row(row) if row else None
+        return first(self.conn, query, order_from_row)
 
     def update(self, order: Order, *, expected_version: int) -> bool:
         if order.version != expected_version + 1:
@@ -172,22 +177,13 @@ class SqlOrderRepository:
         conditions = [orders.c.id == order_id, orders.c.status == str(from_status)]
         if customer_id is not None:
             conditions.append(orders.c.customer_id == customer_id)
-        row = (
-            self.conn.execute(
-                update(orders)
-                .where(*conditions)
-                .values(
-                    status=str(to_status),
-                    version=orders.c.version + 1,
-                    updated_at=now,
-                    **values,
-                )
-                .returning(*orders.c)
-            )
-            .mappings()
-            .first()
+        statement = (
+            update(orders)
+            .where(*conditions)
+            .values(status=str(to_status), version=orders.c.version + 1, updated_at=now, **values)
+            .returning(*orders.c)
         )
-        return order_from_row(row) if row else None
+        return first(self.conn, statement, order_from_row)
 
     def lock_buyer(self, customer_id: str) -> None:
         """Serialise one buyer's concurrent reservations (fair-sale limits are read, then
@@ -244,64 +240,32 @@ class SqlOrderRepository:
     ) -> list[Order]:
         query = select(orders).where(orders.c.customer_id == customer_id)
         if after is not None:
-            created_at, order_id = after
-            query = query.where(
-                or_(
-                    orders.c.created_at < created_at,
-                    and_(orders.c.created_at == created_at, orders.c.id < order_id),
-                )
-            )
+            query = query.where(created_before(orders, after))
         query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
-        return [order_from_row(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, order_from_row)
 
     def add_status_change(self, order_id: str, change: StatusChange) -> None:
         self.conn.execute(
-            insert(order_status_changes).values(
-                order_id=order_id,
-                from_status=str(change.from_status),
-                to_status=str(change.to_status),
-                event=str(change.event),
-                actor=change.actor,
-                reason=change.reason[:500],
-                at=change.at,
-            )
+            insert(order_status_changes).values(order_id=order_id, **status_change_values(change))
         )
 
     def add_status_changes(self, order_id: str, changes: Sequence[StatusChange]) -> None:
         """Several moves of one order at once (e.g. paid, then locked on payment)."""
         self.conn.execute(
             insert(order_status_changes),
-            [
-                {
-                    "order_id": order_id,
-                    "from_status": str(change.from_status),
-                    "to_status": str(change.to_status),
-                    "event": str(change.event),
-                    "actor": change.actor,
-                    "reason": change.reason[:500],
-                    "at": change.at,
-                }
-                for change in changes
-            ],
+            [{"order_id": order_id, **status_change_values(change)} for change in changes],
         )
 
     def status_changes(self, order_id: str) -> list[StatusChange]:
-        query = (
-            select(order_status_changes)
-            .where(order_status_changes.c.order_id == order_id)
-            .order_by(order_status_changes.c.id)
+        return status_history(
+            self.conn,
+            order_status_changes,
+            "order_id",
+            order_id,
+            StatusChange,
+            OrderStatus,
+            OrderEvent,
         )
-        return [
-            StatusChange(
-                from_status=OrderStatus(row["from_status"]),
-                to_status=OrderStatus(row["to_status"]),
-                event=OrderEvent(row["event"]),
-                actor=row["actor"],
-                at=row["at"],
-                reason=row["reason"],
-            )
-            for row in self.conn.execute(query).mappings()
-        ]
 
     def add_configuration_change(self, change: ConfigurationChange) -> None:
         self.conn.execute(
@@ -320,8 +284,10 @@ class SqlOrderRepository:
     def configuration_changes(self, order_id: str) -> list[ConfigurationChange]:
         table = order_configuration_changes
         query = select(table).where(table.c.order_id == order_id).order_by(table.c.id)
-        return [
-            ConfigurationChange(
+        return every(
+            self.conn,
+            query,
+            lambda row: ConfigurationChange(
                 order_id=row["order_id"],
                 old_code=row["old_code"],
                 new_code=row["new_code"],
@@ -329,9 +295,8 @@ class SqlOrderRepository:
                 new_price=Money(int(row["new_price_amount"]), row["currency"]),
                 actor=row["actor"],
                 at=row["at"],
-            )
-            for row in self.conn.execute(query).mappings()
-        ]
+            ),
+        )
 
     def due(self, status: OrderStatus, column: str, now: datetime, limit: int) -> list[Order]:
         when = DUE_COLUMNS[column]
@@ -341,7 +306,7 @@ class SqlOrderRepository:
             .order_by(when, orders.c.id)
             .limit(limit)
         )
-        return [order_from_row(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, order_from_row)
 
     def record_breach(self, order_id: str, breach: BreachKind) -> None:
         self.conn.execute(

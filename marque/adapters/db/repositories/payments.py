@@ -10,9 +10,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from marque.adapters.db.repositories.rows import (
+    created_before,
+    every,
+    first,
+    status_change_values,
+    status_history,
+)
 from marque.adapters.db.tables.orders import payments, refund_status_changes, refunds
 from marque.domain.money import Money
 from marque.domain.order_entities import Payment, PaymentStatus, Refund
@@ -109,9 +116,7 @@ class SqlPaymentRepository:
         )
 
     def get(self, payment_id: str) -> Payment | None:
-        query = select(payments).where(payments.c.id == payment_id)
-        row = self.conn.execute(query).mappings().first()
-        return _payment(row) if row else None
+        return first(self.conn, select(payments).where(payments.c.id == payment_id), _payment)
 
     def for_order(self, order_id: str) -> list[Payment]:
         query = (
@@ -119,7 +124,7 @@ class SqlPaymentRepository:
             .where(payments.c.order_id == order_id)
             .order_by(payments.c.created_at, payments.c.id)
         )
-        return [_payment(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, _payment)
 
     def set_checkout(
         self,
@@ -181,27 +186,23 @@ class SqlPaymentRepository:
     ) -> Payment | None:
         """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
         ``amount``, in one ``UPDATE ... RETURNING`` (no read first); None otherwise."""
-        row = (
-            self.conn.execute(
-                update(payments)
-                .where(
-                    payments.c.id == payment_id,
-                    payments.c.status.in_([str(s) for s in from_statuses]),
-                    payments.c.amount == amount.amount,
-                    payments.c.currency == amount.currency,
-                )
-                .values(
-                    status=str(PaymentStatus.SUCCEEDED),
-                    updated_at=now,
-                    captured_at=captured_at,
-                    provider_reference=provider_reference,
-                )
-                .returning(*payments.c)
+        statement = (
+            update(payments)
+            .where(
+                payments.c.id == payment_id,
+                payments.c.status.in_([str(s) for s in from_statuses]),
+                payments.c.amount == amount.amount,
+                payments.c.currency == amount.currency,
             )
-            .mappings()
-            .first()
+            .values(
+                status=str(PaymentStatus.SUCCEEDED),
+                updated_at=now,
+                captured_at=captured_at,
+                provider_reference=provider_reference,
+            )
+            .returning(*payments.c)
         )
-        return _payment(row) if row else None
+        return first(self.conn, statement, _payment)
 
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]:
         query = (
@@ -209,7 +210,7 @@ class SqlPaymentRepository:
             .where(payments.c.captured_at >= start, payments.c.captured_at < end)
             .order_by(payments.c.captured_at)
         )
-        return [_payment(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, _payment)
 
 
 class SqlRefundRepository:
@@ -235,8 +236,7 @@ class SqlRefundRepository:
         )
 
     def get(self, refund_id: str) -> Refund | None:
-        row = self.conn.execute(select(refunds).where(refunds.c.id == refund_id)).mappings().first()
-        return _refund(row) if row else None
+        return first(self.conn, select(refunds).where(refunds.c.id == refund_id), _refund)
 
     def for_order(self, order_id: str) -> list[Refund]:
         query = (
@@ -244,7 +244,7 @@ class SqlRefundRepository:
             .where(refunds.c.order_id == order_id)
             .order_by(refunds.c.created_at, refunds.c.id)
         )
-        return [_refund(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, _refund)
 
     def update(
         self, refund: Refund, *, expected_status: RefundStatus, expected_attempts: int
@@ -263,30 +263,20 @@ class SqlRefundRepository:
     def add_status_change(self, refund_id: str, change: RefundStatusChange) -> None:
         self.conn.execute(
             insert(refund_status_changes).values(
-                refund_id=refund_id,
-                from_status=str(change.from_status),
-                to_status=str(change.to_status),
-                event=str(change.event),
-                actor=change.actor,
-                reason=change.reason[:500],
-                at=change.at,
+                refund_id=refund_id, **status_change_values(change)
             )
         )
 
     def status_changes(self, refund_id: str) -> list[RefundStatusChange]:
-        table = refund_status_changes
-        query = select(table).where(table.c.refund_id == refund_id).order_by(table.c.id)
-        return [
-            RefundStatusChange(
-                from_status=RefundStatus(row["from_status"]),
-                to_status=RefundStatus(row["to_status"]),
-                event=RefundEvent(row["event"]),
-                actor=row["actor"],
-                at=row["at"],
-                reason=row["reason"],
-            )
-            for row in self.conn.execute(query).mappings()
-        ]
+        return status_history(
+            self.conn,
+            refund_status_changes,
+            "refund_id",
+            refund_id,
+            RefundStatusChange,
+            RefundStatus,
+            RefundEvent,
+        )
 
     def due(self, now: datetime, limit: int) -> list[Refund]:
         query = (
@@ -298,7 +288,7 @@ class SqlRefundRepository:
             .order_by(refunds.c.created_at, refunds.c.id)
             .limit(limit)
         )
-        return [_refund(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, _refund)
 
     def search(
         self,
@@ -314,12 +304,6 @@ class SqlRefundRepository:
         if expected_before is not None:
             query = query.where(refunds.c.expected_by < expected_before)
         if after is not None:
-            created_at, refund_id = after
-            query = query.where(
-                or_(
-                    refunds.c.created_at < created_at,
-                    and_(refunds.c.created_at == created_at, refunds.c.id < refund_id),
-                )
-            )
+            query = query.where(created_before(refunds, after))
         query = query.order_by(refunds.c.created_at.desc(), refunds.c.id.desc()).limit(limit)
-        return [_refund(row) for row in self.conn.execute(query).mappings()]
+        return every(self.conn, query, _refund)
