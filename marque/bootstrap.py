@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,13 +11,14 @@ from sqlalchemy import Engine
 
 from marque.adapters.clock import system_clock
 from marque.adapters.db.engine import make_engine, watch_catalogue_writes
-from marque.adapters.db.unit_of_work import SqlUnitOfWork
+from marque.adapters.db.unit_of_work import SqlUnitOfWork, shared_transaction
 from marque.adapters.notify.sms import SandboxSmsSender
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.config import Settings
 from marque.services.catalog_cache import CatalogCache
 from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
+from marque.services.token_cache import TokenCache
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Container:
     payment_providers: Mapping[str, PaymentProvider] = field(default_factory=dict)
     extras: dict[str, object] = field(default_factory=dict)
     catalog_cache: CatalogCache = field(default_factory=CatalogCache)
+    token_cache: TokenCache = field(default_factory=TokenCache)
 
     @property
     def payments(self) -> PaymentProvider:
@@ -40,6 +43,11 @@ class Container:
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, readonly=readonly)
+
+    def shared_transaction(self) -> AbstractContextManager[SqlUnitOfWork]:
+        """One transaction that every ``uow()`` opened inside the block joins (see
+        adapters/db/unit_of_work.py); it commits only by ``commit()`` on what it yields."""
+        return shared_transaction(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -64,4 +72,5 @@ def bootstrap(
         sms=sms or SandboxSmsSender(engine),
         payment_providers={"sandbox": SandboxPaymentProvider(engine, settings, clock=clock)},
         catalog_cache=cache,
+        token_cache=TokenCache(settings.auth_cache_seconds),
     )

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     )
 
     # -- launch night (issue 4) -----------------------------------------------------------
+    auth_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a server process reuses what a buyer's token stands for (0: "
+        "read it on every request); a token signed out in another process works that long",
+    )
     catalog_cache_seconds: float = Field(
         5.0,
         ge=0,

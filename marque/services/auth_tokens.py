@@ -42,18 +42,25 @@ def authenticate_token(ctx: AppContext, token: str, *, kind: str = TokenKind.BEA
     """The actor a token stands for, or Unauthenticated with invalid/expired/revoked codes."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated(AuthMessage.TOKEN_INVALID, code=AuthErrorCode.TOKEN_INVALID)
+    token_hash = hash_token(token)
+    now = ctx.clock()
+    cached = ctx.token_cache.get(kind, token_hash, now)
+    if cached is not None:
+        return cached
     with ctx.uow(readonly=True) as uow:
-        record = uow.auth.token(hash_token(token))
+        record = uow.auth.token(token_hash)
         if record is None or record.kind != TokenKind(kind):
             raise Unauthenticated(AuthMessage.TOKEN_INVALID, code=AuthErrorCode.TOKEN_INVALID)
         if record.revoked_at is not None:
             raise Unauthenticated(AuthMessage.TOKEN_REVOKED, code=AuthErrorCode.TOKEN_REVOKED)
-        if record.expires_at <= ctx.clock():
+        if record.expires_at <= now:
             raise Unauthenticated(AuthMessage.TOKEN_EXPIRED, code=AuthErrorCode.TOKEN_EXPIRED)
         account = _account(uow.auth, record.actor_kind, record.actor_id)
     if isinstance(account, StaffAccount) and not account.active:
         raise Unauthenticated(AuthMessage.TOKEN_REVOKED, code=AuthErrorCode.TOKEN_REVOKED)
-    return actor_of(account)
+    actor = actor_of(account)
+    ctx.token_cache.put(kind, token_hash, actor, record.expires_at)
+    return actor
 
 
 def actor_from_session_cookie(ctx: AppContext, cookies: Mapping[str, str]) -> Actor | None:
@@ -71,9 +78,12 @@ def revoke_token(ctx: AppContext, token: str) -> bool:
     """Sign out: the token stops working at once. True if it was live until now."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return False
+    token_hash = hash_token(token)
     with ctx.uow() as uow:
-        revoked = uow.auth.revoke_token(hash_token(token), at=ctx.clock())
+        revoked = uow.auth.revoke_token(token_hash, at=ctx.clock())
         uow.commit()
+    for kind in TokenKind:
+        ctx.token_cache.drop(kind, token_hash)
     return revoked
 
 

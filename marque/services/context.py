@@ -14,6 +14,7 @@ from marque.config import Settings
 from marque.services.catalog_cache import CatalogCache
 from marque.services.payment_ports import PaymentProvider
 from marque.services.ports import SmsSender
+from marque.services.token_cache import TokenCache
 from marque.services.unit_of_work import UnitOfWork
 
 
@@ -36,3 +37,7 @@ class AppContext(Protocol):
     #: This process's cache of catalogue data (models, price books, terms, configurations).
     @property
     def catalog_cache(self) -> CatalogCache: ...
+
+    #: This process's cache of signed-in callers (services/token_cache.py).
+    @property
+    def token_cache(self) -> TokenCache: ...

@@ -5,9 +5,12 @@ fingerprint: method, path and body), runs, and stores its answer (status and JSO
 error answers included). Later requests with the same key:
 
 - same fingerprint, answer stored: the stored answer, unchanged;
-- same fingerprint, first request still running: 409 ``idempotency.in_progress``
-  (retry shortly); an unfinished claim older than ``LEASE`` (its process died) is taken
-  over, which is safe because every use case refuses to act twice by itself;
+- same fingerprint, first request still running: the claim commits with the work and the
+  answer (entrypoints/api/idempotent.py), so the second request waits for the first one's
+  transaction and gets its answer; only between the two transactions of a route that calls
+  a provider (``CallOut``) does it get 409 ``idempotency.in_progress`` (retry shortly). An
+  unfinished claim older than ``LEASE`` (its process died) is taken over, which is safe
+  because every use case refuses to act twice by itself;
 - another fingerprint: 409 ``idempotency.key_reused``.
 
 Keys are kept ``idempotency_key_ttl_hours`` (at least 24) and then purged by the worker.
@@ -19,13 +22,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
 from marque.domain.errors import N_, Conflict, MarqueError, ValidationFailed, Violation
 from marque.domain.order_records import IdempotencyRecord
 from marque.services.context import AppContext
+from marque.services.unit_of_work import UnitOfWork
 
 HEADER: Final = "Idempotency-Key"
 LEASE: Final = timedelta(seconds=60)
@@ -103,36 +107,68 @@ def check_key(key: str | None) -> str:
     return key
 
 
+def claim(
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    key: str,
+    method: str,
+    path: str,
+    request_hash: str,
+    now: datetime,
+) -> StoredAnswer | None:
+    """Claim ``key`` in ``uow``'s transaction (None: go ahead, the claim commits with the
+    work) or return the stored first answer. Raises key_reused or in_progress.
+
+    On PostgreSQL a second request with the same key, arriving while the first one's
+    transaction is open, waits on the key's unique index and then sees the stored answer."""
+    record = IdempotencyRecord(actor[:64], key, method.upper()[:8], path, request_hash, now)
+    if uow.idempotency.claim(record):
+        return None
+    existing = uow.idempotency.get(record.actor, key)
+    if existing is None:  # purged between the two statements: claim again
+        if uow.idempotency.claim(record):
+            return None
+        raise in_progress(key)
+    if existing.request_hash != request_hash:
+        raise key_reused(key)
+    if existing.completed:
+        assert existing.status is not None
+        return StoredAnswer(existing.status, existing.response)
+    if uow.idempotency.restart(record.actor, key, now=now, lease_started_before=now - LEASE):
+        return None
+    raise in_progress(key)
+
+
+def complete(
+    uow: UnitOfWork, *, actor: str, key: str, status: int, body: Any, now: datetime
+) -> None:
+    """Store the answer in ``uow``'s transaction, beside the work it answers for."""
+    uow.idempotency.complete(actor[:64], key, status=status, response=body, now=now)
+
+
 def begin(
     ctx: AppContext, *, actor: str, key: str, method: str, path: str, request_hash: str
 ) -> StoredAnswer | None:
-    """Claim ``key`` for this request (None: go ahead) or return the stored first answer."""
-    now = ctx.clock()
-    record = IdempotencyRecord(actor[:64], key, method.upper()[:8], path, request_hash, now)
+    """Claim ``key`` in a transaction of its own (see ``claim``)."""
     with ctx.uow() as uow:
-        if uow.idempotency.claim(record):
+        answer = claim(
+            uow,
+            actor=actor,
+            key=key,
+            method=method,
+            path=path,
+            request_hash=request_hash,
+            now=ctx.clock(),
+        )
+        if answer is None:
             uow.commit()
-            return None
-        existing = uow.idempotency.get(record.actor, key)
-        if existing is None:  # purged between the two statements: claim again
-            if uow.idempotency.claim(record):
-                uow.commit()
-                return None
-            raise in_progress(key)
-        if existing.request_hash != request_hash:
-            raise key_reused(key)
-        if existing.completed:
-            assert existing.status is not None
-            return StoredAnswer(existing.status, existing.response)
-        if uow.idempotency.restart(record.actor, key, now=now, lease_started_before=now - LEASE):
-            uow.commit()
-            return None
-    raise in_progress(key)
+        return answer
 
 
 def finish(ctx: AppContext, *, actor: str, key: str, status: int, body: Any) -> None:
     with ctx.uow() as uow:
-        uow.idempotency.complete(actor[:64], key, status=status, response=body, now=ctx.clock())
+        complete(uow, actor=actor, key=key, status=status, body=body, now=ctx.clock())
         uow.commit()
 
 
@@ -160,6 +196,8 @@ __all__ = [
     "abandon",
     "begin",
     "check_key",
+    "claim",
+    "complete",
     "finish",
     "fingerprint",
     "purge_expired",

@@ -116,9 +116,14 @@ def _check_earnest_cap(terms: DepositTerms, price: catalog.PricedConfiguration) 
         )
 
 
-def reserve(ctx: AppContext, actor: Actor, request: ReserveRequest) -> Reservation:
+def reserve(
+    ctx: AppContext, actor: Actor, request: ReserveRequest, *, checkout: bool = True
+) -> Reservation:
     """Reserve a configuration: the order waits for its deposit, with one payment; a
-    limited edition's unit is held for it until the payment window closes."""
+    limited edition's unit is held for it until the payment window closes.
+
+    With ``checkout=False`` the caller asks the provider for the pay URL itself after its
+    transaction (payments.ask_checkout / store_checkout)."""
     customer_id = support.buyer_id(actor)
     if not request.accept_terms:
         raise invalid(OrderErrorCode.TERMS_NOT_ACCEPTED, "/accept_terms")
@@ -144,6 +149,8 @@ def reserve(ctx: AppContext, actor: Actor, request: ReserveRequest) -> Reservati
             )
             reservation = _add_reservation(ctx, uow, customer_id, request, priced, now)
             uow.commit()
+    if not checkout:
+        return reservation
     # After commit, never inside the transaction: ask the provider where the buyer pays.
     # A replay asks again too (same key), as its first request may still be asking.
     payment = start_checkout(ctx, reservation.payment, payment_description(reservation.order))

@@ -37,6 +37,7 @@ from marque.services.context import AppContext
 from marque.services.notifications import Topic, announce
 from marque.services.payment_ports import (
     PaymentProvider,
+    ProviderPayment,
     ProviderUnavailable,
     WebhookEvent,
     WebhookEventType,
@@ -79,10 +80,17 @@ def new_payment(order: Order, provider: str, now: datetime) -> Payment:
 
 def start_checkout(ctx: AppContext, payment: Payment, description: str) -> Payment:
     """Ask the provider where the buyer pays; store it. Never inside a transaction."""
+    return store_checkout(ctx, payment, ask_checkout(ctx, payment, description))
+
+
+def ask_checkout(ctx: AppContext, payment: Payment, description: str) -> ProviderPayment | None:
+    """The provider's pay URL and QR payload for ``payment`` (a remote call: never inside a
+    transaction); None when it has one already, is not pending, or the provider is down
+    (the pay URL is asked for again on the next read)."""
     if payment.pay_url or payment.status is not PaymentStatus.PENDING:
-        return payment
+        return None
     try:
-        checkout = provider_for(ctx, payment.provider).create_payment(
+        return provider_for(ctx, payment.provider).create_payment(
             merchant_reference=payment.id,
             amount=payment.amount,
             description=description,
@@ -93,6 +101,12 @@ def start_checkout(ctx: AppContext, payment: Payment, description: str) -> Payme
             "provider unavailable; the pay URL will be asked for again",
             extra={"ctx_payment": payment.id},
         )
+        return None
+
+
+def store_checkout(ctx: AppContext, payment: Payment, checkout: ProviderPayment | None) -> Payment:
+    """Record what ``ask_checkout`` got (nothing to do for None)."""
+    if checkout is None:
         return payment
     now = ctx.clock()
     with ctx.uow() as uow:
@@ -132,6 +146,13 @@ def current_payment(ctx: AppContext, actor: Actor, order_id: str) -> Payment:
 
 def retry_payment(ctx: AppContext, actor: Actor, order_id: str) -> Payment:
     """A new payment for an unpaid order whose last payment failed; else the current one."""
+    payment, description = new_payment_attempt(ctx, actor, order_id)
+    return start_checkout(ctx, payment, description)
+
+
+def new_payment_attempt(ctx: AppContext, actor: Actor, order_id: str) -> tuple[Payment, str]:
+    """``retry_payment`` without asking the provider: the payment and its description, for a
+    caller that asks (``ask_checkout`` / ``store_checkout``) after its own transaction."""
     now = ctx.clock()
     with ctx.uow() as uow:
         order = support.owned_order(uow, actor, order_id)
@@ -149,7 +170,7 @@ def retry_payment(ctx: AppContext, actor: Actor, order_id: str) -> Payment:
             payment = new_payment(order, ctx.settings.payment_provider, now)
             uow.payments.add(payment)
             uow.commit()
-    return start_checkout(ctx, payment, payment_description(order))
+    return payment, payment_description(order)
 
 
 # ---------------------------------------------------------------------------- webhooks
@@ -350,6 +371,9 @@ __all__ = [
     "handle_webhook",
     "new_payment",
     "provider_for",
+    "ask_checkout",
+    "new_payment_attempt",
     "retry_payment",
+    "store_checkout",
     "start_checkout",
 ]

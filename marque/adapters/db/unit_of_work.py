@@ -1,7 +1,17 @@
-"""SQLAlchemy unit of work: one connection, one transaction, repositories bound to it."""
+"""SQLAlchemy unit of work: one connection, one transaction, repositories bound to it.
+
+A request may open one *shared* transaction (``shared_transaction``): every unit of work a
+use case opens inside it joins that transaction instead of taking its own connection, and its
+``commit()`` is left to whoever opened the shared one. That lets the idempotency key, the
+use case and the stored answer go to the database in one commit (see
+marque/entrypoints/api/idempotent.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +35,8 @@ class SqlUnitOfWork:
         self._engine = engine
         self._readonly = readonly
         self._conn: Connection | None = None
+        #: The shared unit of work this one joined (None: it owns its transaction).
+        self._joined: SqlUnitOfWork | None = None
 
     @property
     def conn(self) -> Connection:
@@ -33,10 +45,19 @@ class SqlUnitOfWork:
         return self._conn
 
     def __enter__(self) -> Self:
+        shared = _shared.get()
+        if shared is not None and shared._engine is self._engine:
+            self._joined = shared
+            self._bind(shared.conn)
+            return self
         conn = self._engine.connect()
         if self._readonly:
             conn = conn.execution_options(marque_readonly=True)
         conn.begin()
+        self._bind(conn)
+        return self
+
+    def _bind(self, conn: Connection) -> None:
         self._conn = conn
         self.catalog = SqlCatalogRepository(conn)
         self.auth = SqlAuthRepository(conn)
@@ -49,7 +70,6 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(conn)
         self.webhooks = SqlWebhookReceiptRepository(conn)
         self.launch = SqlLaunchRepository(conn)
-        return self
 
     def __exit__(
         self,
@@ -57,6 +77,10 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._joined is not None:  # the shared transaction's owner ends it
+            self._joined = None
+            self._conn = None
+            return
         conn = self.conn
         try:
             if conn.in_transaction():
@@ -66,7 +90,28 @@ class SqlUnitOfWork:
             self._conn = None
 
     def commit(self) -> None:
-        self.conn.commit()
+        if self._joined is None:
+            self.conn.commit()
 
     def rollback(self) -> None:
+        if self._joined is not None:
+            raise RuntimeError("a unit of work inside a shared transaction cannot roll it back")
         self.conn.rollback()
+
+
+_shared: ContextVar[SqlUnitOfWork | None] = ContextVar("marque_shared_uow", default=None)
+
+
+@contextmanager
+def shared_transaction(engine: Engine) -> Iterator[SqlUnitOfWork]:
+    """One transaction for everything the caller and the use cases it calls do on ``engine``
+    until the block ends: committed only by ``commit()`` on the yielded unit of work, rolled
+    back otherwise. Nested calls are refused: a request has one shared transaction."""
+    if _shared.get() is not None:
+        raise RuntimeError("a shared transaction is already open in this context")
+    with SqlUnitOfWork(engine) as uow:
+        token = _shared.set(uow)
+        try:
+            yield uow
+        finally:
+            _shared.reset(token)

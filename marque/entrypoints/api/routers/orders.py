@@ -18,7 +18,12 @@ from marque.domain.errors import Forbidden, Unauthenticated
 from marque.domain.identity import Actor
 from marque.entrypoints.api import cursors
 from marque.entrypoints.api.deps import ActorDep, ContainerDep, CustomerDep, TranslatorDep
-from marque.entrypoints.api.idempotent import IdempotencyKey, run_once_per_key
+from marque.entrypoints.api.idempotent import (
+    CallOut,
+    IdempotencyKey,
+    Outcome,
+    run_once_per_key,
+)
 from marque.entrypoints.api.routers.auth import problem
 from marque.entrypoints.api.routers.launch_schemas import ChangePreviewOut
 from marque.entrypoints.api.routers.order_schemas import (
@@ -38,6 +43,7 @@ from marque.i18n import Translator
 from marque.services import cancellations, order_queries, orders, payments, queue
 from marque.services.context import AppContext
 from marque.services.order_support import ORDER_READERS
+from marque.services.payment_ports import ProviderPayment
 
 router = APIRouter(tags=["orders"])
 
@@ -68,7 +74,7 @@ def _once_per_key_on_order(
     order_id: str,
     idempotency_key: str | None,
     body: BaseModel | None,
-    work: Callable[[], tuple[int, BaseModel]],
+    work: Callable[[], Outcome],
 ) -> JSONResponse:
     """An idempotent write on one order: another buyer's order is a 404 before any key check."""
     return run_once_per_key(
@@ -115,7 +121,7 @@ def reserve(
     _: TranslatorDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    def work() -> tuple[int, OrderDetailOut]:
+    def work() -> CallOut:
         reservation = orders.reserve(
             container,
             actor,
@@ -128,15 +134,27 @@ def reserve(
                 locale=_.locale,
                 idempotency_key=idempotency_key,
             ),
+            checkout=False,
         )
-        code = status.HTTP_201_CREATED if reservation.created else status.HTTP_200_OK
-        if not reservation.created or reservation.terms is None:
-            return code, detail_out(container, actor, reservation.order.id, _)
-        # Just written by this request: answered from memory, not read back.
-        detail = order_queries.new_order_detail(
-            reservation.order, reservation.payment, reservation.terms, container.clock()
-        )
-        return code, OrderDetailOut.of_detail(detail, _)
+        order = reservation.order
+
+        def ask() -> ProviderPayment | None:
+            description = payments.payment_description(order)
+            return payments.ask_checkout(container, reservation.payment, description)
+
+        def answer(checkout: ProviderPayment | None) -> tuple[int, OrderDetailOut]:
+            payment = payments.store_checkout(container, reservation.payment, checkout)
+            if not reservation.created or reservation.terms is None:
+                return status.HTTP_200_OK, detail_out(container, actor, order.id, _)
+            # Just written by this request: answered from memory, not read back.
+            detail = order_queries.new_order_detail(
+                order, payment, reservation.terms, container.clock()
+            )
+            return status.HTTP_201_CREATED, OrderDetailOut.of_detail(detail, _)
+
+        # The provider is asked where the buyer pays after the order is committed, never
+        # while its transaction (and a limited edition's unit) is held.
+        return CallOut(remote=ask, answer=answer)
 
     return run_once_per_key(request, container, actor, idempotency_key, body, work)
 
@@ -368,10 +386,14 @@ def retry_payment(
     actor: CustomerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    def work() -> tuple[int, PaymentOut]:
-        return status.HTTP_201_CREATED, PaymentOut.of(
-            payments.retry_payment(container, actor, order_id)
-        )
+    def work() -> CallOut:
+        payment, description = payments.new_payment_attempt(container, actor, order_id)
+
+        def answer(checkout: ProviderPayment | None) -> tuple[int, PaymentOut]:
+            stored = payments.store_checkout(container, payment, checkout)
+            return status.HTTP_201_CREATED, PaymentOut.of(stored)
+
+        return CallOut(lambda: payments.ask_checkout(container, payment, description), answer)
 
     return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, None, work)
 
