@@ -124,7 +124,10 @@ def test_the_quote_holds_until_the_moment_it_says_it_changes(
     if quote.next_change_at is None:
         later = now + timedelta(days=400 * fraction)  # no change announced: none comes
     elif quote.next_change_at > now:
-        later = now + (quote.next_change_at - now) * fraction
+        # timedelta * float rounds to the microsecond: a fraction just under 1 can land on
+        # the change itself, which is not "before" it.
+        step = quote.next_change_at - now
+        later = now + min(step * fraction, step - timedelta(microseconds=1))
     else:
         later = now
 
