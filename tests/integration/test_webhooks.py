@@ -204,3 +204,26 @@ def test_the_same_event_arriving_concurrently_is_applied_once(world: World) -> N
     assert sorted(r.duplicate for r in results) == [False] + [True] * 5
     assert world.postings(reservation.order.id) == ["payment_captured"]
     assert world.order(reservation.order.id).status is OrderStatus.RESERVED
+
+
+def test_an_orders_payments_made_at_one_instant_keep_the_order_they_were_made_in(
+    world: World,
+) -> None:
+    """The clock does not move here, so every payment of an order carries the same
+    ``created_at``; their random ids must not decide which one is the latest (over eight
+    orders, an order decided by id would be right for all of them once in 256 runs)."""
+    for _ in range(8):
+        buyer = world.buyer()
+        reservation = world.reserve(buyer)
+        world.fail(reservation.payment)
+
+        second = payments.retry_payment(world.container, buyer, reservation.order.id)
+        again = payments.retry_payment(world.container, buyer, reservation.order.id)
+        current = payments.current_payment(world.container, buyer, reservation.order.id)
+
+        assert second.created_at == reservation.payment.created_at
+        assert again.id == second.id  # the pending one is reused, not a third made
+        assert current.id == second.id
+        with world.container.uow(readonly=True) as uow:
+            made = [p.id for p in uow.payments.for_order(reservation.order.id)]
+        assert made == [reservation.payment.id, second.id]

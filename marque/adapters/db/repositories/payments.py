@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from marque.adapters.db.repositories.rows import (
@@ -96,6 +96,13 @@ class SqlPaymentRepository:
         self.conn = conn
 
     def add(self, payment: Payment) -> None:
+        """Insert the payment as its order's next attempt (numbered in the same statement)."""
+        earlier = payments.alias("earlier")
+        attempt = (
+            select(func.coalesce(func.max(earlier.c.attempt), 0) + 1)
+            .where(earlier.c.order_id == payment.order_id)
+            .scalar_subquery()
+        )
         self.conn.execute(
             insert(payments).values(
                 id=payment.id,
@@ -112,6 +119,7 @@ class SqlPaymentRepository:
                 created_at=payment.created_at,
                 updated_at=payment.updated_at,
                 captured_at=payment.captured_at,
+                attempt=attempt,
             )
         )
 
@@ -119,10 +127,11 @@ class SqlPaymentRepository:
         return first(self.conn, select(payments).where(payments.c.id == payment_id), _payment)
 
     def for_order(self, order_id: str) -> list[Payment]:
+        """In the order they were made: the last one is the latest attempt."""
         query = (
             select(payments)
             .where(payments.c.order_id == order_id)
-            .order_by(payments.c.created_at, payments.c.id)
+            .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
         )
         return every(self.conn, query, _payment)
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from marque.adapters.db.metadata import UtcDateTime, metadata
@@ -122,6 +123,9 @@ payments = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("captured_at", UtcDateTime(), nullable=True),
+    # Which of its order's payments this is (1: made with the reservation), so an order's
+    # payments list in the order they were made even when their created_at is the same.
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("provider", "provider_reference"),
     Index("ix_payments_order", "order_id", "created_at"),
     Index("ix_payments_captured", "captured_at"),
