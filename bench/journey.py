@@ -88,20 +88,24 @@ class Ledger:
         return order_id
 
 
+def reserve_body(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The body of POST /api/v1/orders for a configuration as the API answered it."""
+    terms = configuration["deposit_terms"]
+    return {
+        "configuration_code": configuration["code"],
+        "terms_code": terms["code"],
+        "terms_version": terms["version"],
+        "terms_hash": terms["content_hash"],
+        "accept_terms": True,
+    }
+
+
 def configured_from(answer: Answer, choice: dict[str, Any], limited: bool) -> Configured:
-    body = answer.body
-    terms = body["deposit_terms"]
     return Configured(
-        code=body["code"],
+        code=answer.body["code"],
         limited=limited,
         choice=choice,
-        reserve_body={
-            "configuration_code": body["code"],
-            "terms_code": terms["code"],
-            "terms_version": terms["version"],
-            "terms_hash": terms["content_hash"],
-            "accept_terms": True,
-        },
+        reserve_body=reserve_body(answer.body),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, create_engine, event
 
+from bench.journey import reserve_body
 from bench.provision import open_sales, provision_buyers
 from bench.server import drop_database, fresh_database
 from bench.webhooks import WEBHOOK_PATH, WebhookSigner
@@ -72,14 +73,7 @@ async def journey(client: httpx.AsyncClient, token: str, counts: Counts) -> dict
     configured = await step(
         "configure", "POST", "/api/v1/configurations", json=choice, headers=auth
     )
-    terms = configured["deposit_terms"]
-    body = {
-        "configuration_code": configured["code"],
-        "terms_code": terms["code"],
-        "terms_version": terms["version"],
-        "terms_hash": terms["content_hash"],
-        "accept_terms": True,
-    }
+    body = reserve_body(configured)
     key = {"Idempotency-Key": uuid.uuid4().hex}
     order = await step("reserve", "POST", "/api/v1/orders", json=body, headers={**auth, **key})
     await step("reserve_replay", "POST", "/api/v1/orders", json=body, headers={**auth, **key})
