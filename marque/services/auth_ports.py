@@ -6,7 +6,7 @@ SQL adapter can build them without importing the service layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,7 @@ class AuthRepository(Protocol):
     # customers
     def customer_by_phone(self, phone: str) -> CustomerAccount | None: ...
     def customer(self, customer_id: str) -> CustomerAccount | None: ...
+    def customers(self, customer_ids: Collection[str]) -> dict[str, CustomerAccount]: ...
     def add_customer(self, account: CustomerAccount) -> None: ...
 
     # staff

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from conftest import Database
 from money_world import ARC_FOUNDERS, ARC_LONG_RANGE, World
+from sqlalchemy import event
 
 from marque.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from marque.domain.order_entities import PaymentStatus
@@ -307,3 +308,42 @@ def test_concurrent_reservations_by_one_buyer_never_exceed_the_limit(world: Worl
     )
     with world.container.uow(readonly=True) as uow:
         assert len(uow.orders.for_customer(buyer.id or "", after=None, limit=10)) == 2
+
+
+def test_the_relay_sends_a_launch_of_notices_once_each_in_a_few_transactions(
+    world: World,
+) -> None:
+    while notifications.run_once(world.container):  # earlier tests' notices, out of the way
+        pass
+    buyers = [world.buyer() for _ in range(26)]
+    for buyer in buyers:
+        world.pay(world.reserve(buyer).payment)
+    with world.container.uow() as uow:  # a buyer gone from the books: their notice fails
+        uow.outbox.add("order.paid", {"customer": "C-gone", "order": "O-gone"}, now=world.clock())
+        uow.commit()
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(world.container.engine, "commit", count)
+    try:
+        sent = notifications.run_once(world.container)
+    finally:
+        event.remove(world.container.engine, "commit", count)
+
+    assert sent == 26
+    # claim, 2 chunks of 20 marked, the failure recorded, and each sandbox SMS (a stand-in
+    # for the SMS gateway's remote call) in its own transaction: 26 + 4.
+    assert len(commits) == 26 + 4
+    assert notifications.run_once(world.container) == 0  # nothing is sent twice
+    with world.container.uow(readonly=True) as uow:
+        pending = uow.outbox.pending("order.paid")
+        for buyer in buyers:
+            account = uow.auth.customer(buyer.id or "")
+            assert account is not None
+            inbox = uow.auth.sandbox_messages(account.phone, limit=5)
+            assert [m.purpose for m in inbox].count("order.paid") == 1
+    ours = {buyer.id for buyer in buyers} | {"C-gone"}
+    kept = [m.payload["customer"] for m in pending if m.payload["customer"] in ours]
+    assert kept == ["C-gone"]  # kept, to retry

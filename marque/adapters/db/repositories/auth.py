@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,12 @@ class SqlAuthRepository:
             .first()
         )
         return _customer(row) if row else None
+
+    def customers(self, customer_ids: Collection[str]) -> dict[str, CustomerAccount]:
+        if not customer_ids:
+            return {}
+        query = select(customers).where(customers.c.id.in_(list(customer_ids)))
+        return {row["id"]: _customer(row) for row in self._conn.execute(query).mappings()}
 
     def add_customer(self, account: CustomerAccount) -> None:
         self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -65,9 +66,11 @@ class SqlOutboxRepository:
             )
         return [_message(row) for row in rows]
 
-    def mark_sent(self, message_id: int, now: datetime) -> None:
+    def mark_sent(self, message_ids: Sequence[int], now: datetime) -> None:
         self.conn.execute(
-            update(outbox).where(outbox.c.id == message_id).values(sent_at=now, last_error=None)
+            update(outbox)
+            .where(outbox.c.id.in_(list(message_ids)))
+            .values(sent_at=now, last_error=None)
         )
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: datetime, dead: bool) -> None:
