@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,33 @@ def test_settings(url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@contextmanager
+def own_seeded_database(database: Database, folder: Path) -> Iterator[Database]:
+    """A fresh database on the engine of ``database``, migrated and with the demo catalogue,
+    for tests whose servers and editions must not share the session's; dropped at the end."""
+    from marque.services.demo_catalog import seed_demo_catalog
+
+    name = None
+    if database.name == "sqlite":
+        own = Database("sqlite", f"sqlite:///{folder / 'own.db'}")
+    else:
+        assert PG_URL
+        url, name = _fresh_postgres(PG_URL)
+        own = Database("postgresql", url)
+    try:
+        engine = create_engine(own.url)
+        migrations.upgrade(engine)
+        engine.dispose()
+        container = bootstrap(test_settings(own.url))
+        seed_demo_catalog(container.uow(), container.clock())
+        container.close()
+        yield own
+    finally:
+        if name is not None:
+            assert PG_URL
+            _drop_postgres(PG_URL, name)
+
+
 @pytest.fixture(scope="session")
 def migrated(database: Database) -> Database:
     engine = create_engine(database.url)
@@ -140,6 +168,13 @@ class LiveServer:
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def start_server(database: Database, log_dir: Path, **env_overrides: str) -> LiveServer:
@@ -186,11 +221,7 @@ def live_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> I
     """A real `marque serve` process over HTTP on the current engine's seeded database."""
     server = start_server(seeded, tmp_path_factory.mktemp("server"))
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 def random_phone() -> str:

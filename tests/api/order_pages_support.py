@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,11 +39,7 @@ def pages_server(database: Database, log_dir: Path) -> Iterator[LiveServer]:
     try:
         yield running
     finally:
-        running.process.terminate()
-        try:
-            running.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            running.process.kill()
+        running.stop()
 
 
 def own_address() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -255,11 +254,7 @@ def tiny_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> I
         MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
     )
     yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    running.stop()
 
 
 def in_flight(client: httpx.Client) -> float:

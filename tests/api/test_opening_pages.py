@@ -10,7 +10,6 @@ be) and must not show in the shared catalogue.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,14 +17,11 @@ from datetime import UTC, datetime, timedelta
 import conftest
 import httpx
 import pytest
-from conftest import PG_URL, Database, LiveServer, start_server
+from conftest import Database, LiveServer, start_server
 from launch_catalogue import Edition, add_edition
 from order_pages_support import browser, form_fields, signed_in_buyer, text_of
-from sqlalchemy import create_engine
 
-from marque.adapters.db import migrate as migrations
 from marque.bootstrap import bootstrap
-from marque.services.demo_catalog import seed_demo_catalog
 
 BEIJING = timedelta(hours=8)
 
@@ -40,34 +36,17 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def stage(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    name = None
-    if database.name == "sqlite":
-        own = Database("sqlite", f"sqlite:///{tmp_path_factory.mktemp('opening') / 'm.db'}")
-    else:
-        assert PG_URL
-        url, name = conftest._fresh_postgres(PG_URL)
-        own = Database("postgresql", url)
-    engine = create_engine(own.url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    container = bootstrap(conftest.test_settings(own.url))
-    seed_demo_catalog(container.uow(), container.clock())
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    opens_at = now + timedelta(days=2)
-    since = now - timedelta(days=1)
-    later = add_edition(container, cap=5, on_sale_at=opens_at, effective_from=since)
-    mixed = add_edition(container, cap=5, founders_on_sale_at=opens_at, effective_from=since)
-    container.close()
-    server = start_server(own, tmp_path_factory.mktemp("opening-server"))
-    yield Stage(server, opens_at, later, mixed)
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-    if name is not None:
-        assert PG_URL
-        conftest._drop_postgres(PG_URL, name)
+    with conftest.own_seeded_database(database, tmp_path_factory.mktemp("opening")) as own:
+        container = bootstrap(conftest.test_settings(own.url))
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        opens_at = now + timedelta(days=2)
+        since = now - timedelta(days=1)
+        later = add_edition(container, cap=5, on_sale_at=opens_at, effective_from=since)
+        mixed = add_edition(container, cap=5, founders_on_sale_at=opens_at, effective_from=since)
+        container.close()
+        server = start_server(own, tmp_path_factory.mktemp("opening-server"))
+        yield Stage(server, opens_at, later, mixed)
+        server.stop()
 
 
 def opening_text(opens_at: datetime, lang: str) -> str:

@@ -10,7 +10,6 @@ codes, on the session's seeded database.
 from __future__ import annotations
 
 import secrets
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -37,11 +36,7 @@ def server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         MARQUE_SMS_CODES_PER_CLIENT_PER_HOUR="1000",
     )
     yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    running.stop()
 
 
 def signed_in(server: LiveServer) -> httpx.Client:

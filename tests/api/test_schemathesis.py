@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,11 +67,7 @@ def fuzz_server(
         try:
             yield server
         finally:
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
+            server.stop()
 
 
 def what_is_wrong(status: int, headers: dict[str, list[str]], content: bytes) -> str:

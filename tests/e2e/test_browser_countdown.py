@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,11 +67,7 @@ def opening_soon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
     container.close()
     server = start_server(own, tmp_path_factory.mktemp("countdown-server"))
     yield server, edition
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,11 +95,7 @@ def server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         MARQUE_SMS_CODES_PER_CLIENT_PER_HOUR="1000",
     )
     yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    running.stop()
 
 
 def shoot(page: Page, name: str, *, full_page: bool = True) -> None:

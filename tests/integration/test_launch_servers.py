@@ -23,11 +23,10 @@ from typing import Any
 import conftest
 import httpx
 import pytest
-from conftest import PG_URL, Database, LiveServer, random_phone, start_server
+from conftest import Database, LiveServer, random_phone, start_server
 from launch_world import Edition, add_edition
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
-from marque.adapters.db import migrate as migrations
 from marque.adapters.db.tables.orders import orders as orders_table
 from marque.bootstrap import Container, bootstrap
 from marque.domain.auth import new_reference
@@ -35,7 +34,6 @@ from marque.domain.credentials import CustomerAccount, TokenKind
 from marque.domain.identity import Role
 from marque.services.auth import create_staff
 from marque.services.auth_tokens import issue_token
-from marque.services.demo_catalog import seed_demo_catalog
 
 CAP = 12
 CLIENTS = 16
@@ -47,32 +45,16 @@ def stage(
     database: Database, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Container, list[LiveServer]]]:
     """A fresh seeded database, and the servers on it: two on PostgreSQL, one on SQLite."""
-    name = None
-    if database.name == "sqlite":
-        own = Database("sqlite", f"sqlite:///{tmp_path_factory.mktemp('launch') / 'm.db'}")
-    else:
-        assert PG_URL
-        url, name = conftest._fresh_postgres(PG_URL)
-        own = Database("postgresql", url)
-    engine = create_engine(own.url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    container = bootstrap(conftest.test_settings(own.url))
-    seed_demo_catalog(container.uow(), container.clock())
-    logs = tmp_path_factory.mktemp("launch-servers")
-    env = {"MARQUE_CATALOG_CACHE_SECONDS": "1", "MARQUE_WORKER_INTERVAL_SECONDS": "0.3"}
-    servers = [start_server(own, logs, **env) for _ in range(2 if name else 1)]
-    yield container, servers
-    for server in servers:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-    container.close()
-    if name is not None:
-        assert PG_URL
-        conftest._drop_postgres(PG_URL, name)
+    with conftest.own_seeded_database(database, tmp_path_factory.mktemp("launch")) as own:
+        container = bootstrap(conftest.test_settings(own.url))
+        logs = tmp_path_factory.mktemp("launch-servers")
+        env = {"MARQUE_CATALOG_CACHE_SECONDS": "1", "MARQUE_WORKER_INTERVAL_SECONDS": "0.3"}
+        several = 2 if own.name == "postgresql" else 1
+        servers = [start_server(own, logs, **env) for _ in range(several)]
+        yield container, servers
+        for server in servers:
+            server.stop()
+        container.close()
 
 
 def buyer_tokens(container: Container, count: int) -> list[str]:
