@@ -73,6 +73,7 @@ from marque.services.auth_tokens import (
     actor_from_session_cookie,
     actor_of,
     authenticate_token,
+    cached_actor,
     issue_token,
     revoke_token,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "actor_from_session_cookie",
     "actor_of",
     "authenticate_token",
+    "cached_actor",
     "create_staff",
     "login_staff",
     "login_with_sms",

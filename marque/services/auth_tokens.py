@@ -63,6 +63,14 @@ def authenticate_token(ctx: AppContext, token: str, *, kind: str = TokenKind.BEA
     return actor
 
 
+def cached_actor(ctx: AppContext, token: str, *, kind: str = TokenKind.BEARER) -> Actor | None:
+    """The actor a token stood for if this process's cache still holds it, without any
+    statement; None means "ask authenticate_token", never "signed out"."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return ctx.token_cache.get(kind, hash_token(token), ctx.clock())
+
+
 def actor_from_session_cookie(ctx: AppContext, cookies: Mapping[str, str]) -> Actor | None:
     """The page session's actor; a missing or bad cookie means signed out (None), never an error."""
     token = cookies.get(SESSION_COOKIE)
