@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +53,13 @@ log = logging.getLogger("marque.refunds")
 #: How long a claimed refund stays out of other workers' reach while its call runs.
 LEASE: Final = timedelta(minutes=5)
 BATCH: Final = 50
+
+#: What a bank transfer reference may look like: letters and digits, then also . _ : / -.
+#: The API states it in its request schema; the finance page checks what staff typed with
+#: ``is_bank_reference`` before recording anything.
+BANK_REFERENCE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+BANK_REFERENCE_MAX_LENGTH: Final = 60
+_BANK_REFERENCE: Final = re.compile(BANK_REFERENCE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -263,7 +271,9 @@ def retry_failed(ctx: AppContext, actor: Actor, refund_id: str) -> Refund:
     return moved
 
 
-__all__ = ["RefundView", "is_stuck", "retry_failed", "run_once", "search", "view"]
+def is_bank_reference(text: str) -> bool:
+    """Whether ``text`` is a bank transfer reference compensation may be recorded under."""
+    return len(text) <= BANK_REFERENCE_MAX_LENGTH and _BANK_REFERENCE.fullmatch(text) is not None
 
 
 def record_compensation_paid(
@@ -315,3 +325,17 @@ def record_compensation_paid(
             )
         uow.commit()
     return view(ctx, refund_id)
+
+
+__all__ = [
+    "BANK_REFERENCE_MAX_LENGTH",
+    "BANK_REFERENCE_PATTERN",
+    "RefundView",
+    "is_bank_reference",
+    "is_stuck",
+    "record_compensation_paid",
+    "retry_failed",
+    "run_once",
+    "search",
+    "view",
+]

@@ -199,8 +199,8 @@ def retry_refund(
 class CompensationPaidIn(BaseModel):
     bank_reference: str = Field(
         min_length=1,
-        max_length=60,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+        max_length=refunds.BANK_REFERENCE_MAX_LENGTH,
+        pattern=refunds.BANK_REFERENCE_PATTERN,
         description="The reference of the bank transfer that paid the compensation",
     )
 
