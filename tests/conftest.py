@@ -177,7 +177,11 @@ class LiveServer:
             self.process.kill()
 
 
-def start_server(database: Database, log_dir: Path, **env_overrides: str) -> LiveServer:
+def start_server(
+    database: Database, log_dir: Path, *, ready_path: str = "/readyz", **env_overrides: str
+) -> LiveServer:
+    """A `marque serve` process on ``database``, once ``ready_path`` answers 200 (``/healthz``
+    for a server whose database is meant to be out of reach)."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -207,7 +211,7 @@ def start_server(database: Database, log_dir: Path, **env_overrides: str) -> Liv
         if process.poll() is not None:
             raise RuntimeError(f"server exited early: {log_path.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{base_url}{ready_path}", timeout=2).status_code == 200:
                 return LiveServer(base_url, database, process, log_path)
         except httpx.HTTPError:
             pass

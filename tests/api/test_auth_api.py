@@ -289,5 +289,4 @@ def test_sandbox_inbox_is_404_when_sandbox_mode_is_off(migrated: Database, tmp_p
             response = http.get("/api/v1/sandbox/sms", params={"phone": random_phone()})
             assert_problem(response, 404, "sandbox.disabled")
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=15)
+        server.stop()

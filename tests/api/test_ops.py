@@ -6,18 +6,14 @@ All against a real `marque serve` process over HTTP.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import ROOT, LiveServer, free_port
+from conftest import Database, LiveServer, free_port, start_server
 
 PROBLEM_JSON = "application/problem+json"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -40,58 +36,20 @@ def test_readyz_names_the_database_engine_it_reached(live_server: LiveServer) ->
 
 
 @pytest.fixture(scope="module")
-def server_without_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_without_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose PostgreSQL URL points at a port where nothing listens."""
-    port = free_port()
     nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/marque?connect_timeout=3"
-    env = dict(os.environ)
-    env.update(
-        {
-            "MARQUE_ENV": "test",
-            "MARQUE_DATABASE_URL": nowhere,
-            "MARQUE_LOG_JSON": "true",
-            "MARQUE_DEFAULT_LOCALE": "en",
-        }
+    server = start_server(
+        Database("postgresql", nowhere), tmp_path_factory.mktemp("unready"), ready_path="/healthz"
     )
-    log_path = tmp_path_factory.mktemp("unready") / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "marque.entrypoints.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_alive(base_url, process, log_path)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_alive(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {log_path.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')}")
+    yield server
+    server.stop()
 
 
 def test_readyz_is_a_503_problem_while_the_database_is_unreachable(
-    server_without_database: str,
+    server_without_database: LiveServer,
 ) -> None:
-    with httpx.Client(base_url=server_without_database, timeout=30) as client:
+    with server_without_database.client() as client:
         alive = client.get("/healthz")
         ready = client.get("/readyz", headers={"Accept-Language": "zh-CN"})
 

@@ -371,8 +371,7 @@ def delivering_server(
         MARQUE_SANDBOX_WEBHOOK_URL=receiver.url,
     )
     yield server
-    server.process.terminate()
-    server.process.wait(timeout=15)
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -454,8 +453,7 @@ def test_everything_sandbox_is_404_when_sandbox_mode_is_off(
             ]
             page = client.get(f"/sandbox/pay/{payment.reference}")
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=15)
+        server.stop()
 
     for answer in answers:
         assert_problem(answer, 404, "sandbox.disabled")
