@@ -58,6 +58,9 @@ PAY_PAGE_PATH: Final = "/sandbox/pay/{reference}"
 SIMULATED_REFUND_FAILURE: Final = "sandbox: refund refused (MARQUE_SANDBOX_REFUND_FAILURE_RATE)"
 
 
+_INSERT_PAYMENT = insert(payments)  # built once: cheaper than .values(...) per call
+
+
 class SandboxPaymentProvider:
     """``PaymentProvider`` for demos and tests; the default (``MARQUE_PAYMENT_PROVIDER``)."""
 
@@ -121,17 +124,18 @@ class SandboxPaymentProvider:
                 if row is None:
                     reference = records.new_reference("sbp")
                     conn.execute(
-                        insert(payments).values(
-                            reference=reference,
-                            merchant_reference=merchant_reference,
-                            idempotency_key=idempotency_key,
-                            amount=amount.amount,
-                            currency=amount.currency,
-                            description=(description or merchant_reference)[:200],
-                            status=ProviderPaymentStatus.PENDING.value,
-                            created_at=now,
-                            updated_at=now,
-                        )
+                        _INSERT_PAYMENT,
+                        {
+                            "reference": reference,
+                            "merchant_reference": merchant_reference,
+                            "idempotency_key": idempotency_key,
+                            "amount": amount.amount,
+                            "currency": amount.currency,
+                            "description": (description or merchant_reference)[:200],
+                            "status": ProviderPaymentStatus.PENDING.value,
+                            "created_at": now,
+                            "updated_at": now,
+                        },
                     )
                     row = records.payment_row(conn, reference)
         except IntegrityError:  # the same key created at the same moment by another call

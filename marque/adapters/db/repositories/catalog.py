@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, insert, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
+from marque.adapters.db.repositories.inserts import insert_if_absent
 from marque.adapters.db.tables.catalog import (
     configurations,
     deposit_terms,
@@ -319,16 +319,7 @@ class SqlCatalogRepository:
             "created_at": configuration.created_at,
             **_pricing_values(configuration),
         }
-        dialect = self.conn.dialect.name
-        if dialect == "postgresql":
-            statement: Any = postgresql.insert(configurations).values(values)
-        elif dialect == "sqlite":
-            statement = sqlite.insert(configurations).values(values)
-        else:  # pragma: no cover - marque runs on the two engines above
-            raise RuntimeError(f"unsupported database {dialect}")
-        statement = statement.on_conflict_do_nothing(index_elements=["code"])
-        inserted = self.conn.execute(statement.returning(configurations.c.code)).first()
-        return inserted is not None
+        return insert_if_absent(self.conn, configurations, values, unique=["code"])
 
     def reprice_configuration(self, configuration: PricedConfiguration) -> None:
         self.conn.execute(

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from marque.adapters.db.repositories.inserts import insert_returning_key
 from marque.adapters.db.tables.orders import (
     ledger_entries,
     ledger_postings,
@@ -38,30 +38,31 @@ from marque.domain.refunds import RefundStatus
 P, E = ledger_postings, ledger_entries
 
 
+_INSERT_ENTRY = insert(E)  # built once (see repositories/orders.py)
+
+
 class SqlLedgerRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, posting: Posting, *, source_id: str | None, now: datetime) -> bool:
-        dialect = self.conn.dialect.name
-        statement: Any = (postgresql if dialect == "postgresql" else sqlite).insert(P)
-        statement = (
-            statement.values(
-                reference=posting.reference,
-                kind=str(posting.kind),
-                order_id=posting.order_id,
-                source_id=source_id,
-                at=posting.at,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["reference"])
-            .returning(P.c.id)
+        posting_id = insert_returning_key(
+            self.conn,
+            P,
+            {
+                "reference": posting.reference,
+                "kind": str(posting.kind),
+                "order_id": posting.order_id,
+                "source_id": source_id,
+                "at": posting.at,
+                "created_at": now,
+            },
+            unique=["reference"],
         )
-        posting_id = self.conn.execute(statement).scalar()
         if posting_id is None:
             return False
         self.conn.execute(
-            insert(E),
+            _INSERT_ENTRY,
             [
                 {
                     "posting_id": posting_id,

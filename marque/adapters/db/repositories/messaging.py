@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from marque.adapters.db.repositories.inserts import insert_if_absent
@@ -30,20 +30,24 @@ def _message(row: RowMapping) -> OutboxMessage:
     )
 
 
+_INSERT_OUTBOX = insert(outbox)  # built once (see repositories/orders.py)
+
+
 class SqlOutboxRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, topic: str, payload: dict[str, Any], *, now: datetime) -> None:
         self.conn.execute(
-            insert(outbox).values(
-                topic=topic,
-                payload=payload,
-                created_at=now,
-                available_at=now,
-                attempts=0,
-                dead=False,
-            )
+            _INSERT_OUTBOX,
+            {
+                "topic": topic,
+                "payload": payload,
+                "created_at": now,
+                "available_at": now,
+                "attempts": 0,
+                "dead": False,
+            },
         )
 
     def claim(self, now: datetime, *, lease_until: datetime, limit: int) -> list[OutboxMessage]:
@@ -100,6 +104,12 @@ def _record(row: RowMapping) -> IdempotencyRecord:
     )
 
 
+#: Built once (see repositories/orders.py); the SET values come as parameters.
+_COMPLETE_KEY = update(idempotency_keys).where(
+    idempotency_keys.c.actor == bindparam("of_actor"), idempotency_keys.c.key == bindparam("of_key")
+)
+
+
 class SqlIdempotencyRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -130,9 +140,14 @@ class SqlIdempotencyRepository:
 
     def complete(self, actor: str, key: str, *, status: int, response: Any, now: datetime) -> None:
         self.conn.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.actor == actor, idempotency_keys.c.key == key)
-            .values(status=status, response=response, completed_at=now)
+            _COMPLETE_KEY,
+            {
+                "of_actor": actor,
+                "of_key": key,
+                "status": status,
+                "response": response,
+                "completed_at": now,
+            },
         )
 
     def release(self, actor: str, key: str) -> None:

@@ -114,28 +114,36 @@ def _mutable_values_names() -> frozenset[str]:
     )
 
 
+#: Built once: a statement built per call with ``.values(...)`` costs more Python than its
+#: round trip (0.4 ms for an order's 30 columns, cache key included); executed with a
+#: parameter dict, the prebuilt one reuses SQLAlchemy's compiled form at once.
+_INSERT_ORDER = insert(orders)
+_INSERT_STATUS_CHANGE = insert(order_status_changes)
+
+
 class SqlOrderRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, order: Order) -> None:
         self.conn.execute(
-            insert(orders).values(
-                id=order.id,
-                customer_id=order.customer_id,
-                locale=order.locale,
-                model_code=order.model_code,
-                deposit_kind=str(order.deposit_kind),
-                deposit_amount=order.deposit.amount,
-                deposit_currency=order.deposit.currency,
-                terms_code=order.terms.code,
-                terms_version=order.terms.version,
-                terms_hash=order.terms.content_hash,
-                terms_accepted_at=order.terms.accepted_at,
-                idempotency_key=order.idempotency_key,
-                created_at=order.created_at,
+            _INSERT_ORDER,
+            {
+                "id": order.id,
+                "customer_id": order.customer_id,
+                "locale": order.locale,
+                "model_code": order.model_code,
+                "deposit_kind": str(order.deposit_kind),
+                "deposit_amount": order.deposit.amount,
+                "deposit_currency": order.deposit.currency,
+                "terms_code": order.terms.code,
+                "terms_version": order.terms.version,
+                "terms_hash": order.terms.content_hash,
+                "terms_accepted_at": order.terms.accepted_at,
+                "idempotency_key": order.idempotency_key,
+                "created_at": order.created_at,
                 **_mutable_values(order),
-            )
+            },
         )
 
     def get(self, order_id: str) -> Order | None:
@@ -246,13 +254,13 @@ class SqlOrderRepository:
 
     def add_status_change(self, order_id: str, change: StatusChange) -> None:
         self.conn.execute(
-            insert(order_status_changes).values(order_id=order_id, **status_change_values(change))
+            _INSERT_STATUS_CHANGE, {"order_id": order_id, **status_change_values(change)}
         )
 
     def add_status_changes(self, order_id: str, changes: Sequence[StatusChange]) -> None:
         """Several moves of one order at once (e.g. paid, then locked on payment)."""
         self.conn.execute(
-            insert(order_status_changes),
+            _INSERT_STATUS_CHANGE,
             [{"order_id": order_id, **status_change_values(change)} for change in changes],
         )
 

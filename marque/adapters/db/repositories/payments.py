@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from marque.adapters.db.repositories.rows import (
@@ -91,36 +91,46 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
     }
 
 
+def _insert_payment() -> Any:
+    """Built once (see repositories/orders.py): the payment, numbered as its order's next
+    attempt in the same statement (``attempt_of`` is the order's id)."""
+    earlier = payments.alias("earlier")
+    attempt = (
+        select(func.coalesce(func.max(earlier.c.attempt), 0) + 1)
+        .where(earlier.c.order_id == bindparam("attempt_of"))
+        .scalar_subquery()
+    )
+    return insert(payments).values(attempt=attempt)
+
+
+_INSERT_PAYMENT = _insert_payment()
+
+
 class SqlPaymentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, payment: Payment) -> None:
         """Insert the payment as its order's next attempt (numbered in the same statement)."""
-        earlier = payments.alias("earlier")
-        attempt = (
-            select(func.coalesce(func.max(earlier.c.attempt), 0) + 1)
-            .where(earlier.c.order_id == payment.order_id)
-            .scalar_subquery()
-        )
         self.conn.execute(
-            insert(payments).values(
-                id=payment.id,
-                order_id=payment.order_id,
-                provider=payment.provider,
-                provider_reference=payment.provider_reference,
-                amount=payment.amount.amount,
-                currency=payment.amount.currency,
-                status=str(payment.status),
-                idempotency_key=payment.idempotency_key,
-                pay_url=payment.pay_url,
-                qr_payload=payment.qr_payload,
-                failure_reason=payment.failure_reason,
-                created_at=payment.created_at,
-                updated_at=payment.updated_at,
-                captured_at=payment.captured_at,
-                attempt=attempt,
-            )
+            _INSERT_PAYMENT,
+            {
+                "id": payment.id,
+                "order_id": payment.order_id,
+                "provider": payment.provider,
+                "provider_reference": payment.provider_reference,
+                "amount": payment.amount.amount,
+                "currency": payment.amount.currency,
+                "status": str(payment.status),
+                "idempotency_key": payment.idempotency_key,
+                "pay_url": payment.pay_url,
+                "qr_payload": payment.qr_payload,
+                "failure_reason": payment.failure_reason,
+                "created_at": payment.created_at,
+                "updated_at": payment.updated_at,
+                "captured_at": payment.captured_at,
+                "attempt_of": payment.order_id,
+            },
         )
 
     def get(self, payment_id: str) -> Payment | None:
