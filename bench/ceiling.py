@@ -6,6 +6,14 @@ runs a one-statement script from several clients; without pgbench an equivalent 
 threads, each committing one INSERT at a time over psycopg, measures the same thing. Our
 rate divided by this ceiling says how close marque comes to what the disk and PostgreSQL
 allow: every paid reservation needs at least two durable commits (reserve, webhook).
+
+On SQLite (:func:`measure_sqlite`) the same one-row INSERT transactions are committed by a
+loop of threads, each on its own connection made by marque's own engine (so with marque's
+PRAGMAs: ``journal_mode=WAL``, ``synchronous=NORMAL``, ``busy_timeout``) and each
+transaction begun with ``BEGIN IMMEDIATE`` as marque begins its writes, into a scratch file
+beside the bench database (same folder, same file system), deleted afterwards. With
+``synchronous=NORMAL`` a WAL commit is not synced to disk (checkpoints are): that ceiling is
+of commits that survive a crash of the process, not a power loss (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -19,14 +27,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
+
+from bench.sqlite import marque_sqlite_engine, settings, sqlite_file, sqlite_url
 
 TABLE = "bench_commit_ceiling"
 SCRIPT = f"INSERT INTO {TABLE} (client) VALUES (:client_id);\n"
+SQLITE_SCRIPT = f"BEGIN IMMEDIATE; INSERT INTO {TABLE} (client) VALUES (?); COMMIT"
+SQLITE_FILE = "bench-commit-ceiling.db"
 
 
 def pgbench_path() -> str | None:
@@ -143,6 +156,89 @@ def measure(
         "script": SCRIPT.strip(),
         "seconds": seconds,
         "synchronous_commit": synchronous_commit,
+        "commits_per_second_by_clients": {n: round(tps, 1) for n, tps in by_clients.items()},
+        "commits_per_second": round(max(by_clients.values()), 1),
+    }
+
+
+def sqlite_scratch(database_url: str) -> Path:
+    """Where the SQLite ceiling commits: a file beside the bench database."""
+    return sqlite_file(database_url).with_name(SQLITE_FILE)
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    return marque_sqlite_engine(sqlite_url(path))
+
+
+def _with_sqlite(path: Path, clients: int, seconds: float) -> float:
+    counts = [0] * clients
+    errors: list[Exception] = []
+    engines = [_sqlite_engine(path) for _ in range(clients)]  # one connection each
+    try:
+        connections = [engine.raw_connection() for engine in engines]  # marque's PRAGMAs
+        deadline = time.monotonic() + seconds
+
+        def loop(index: int) -> None:
+            cursor = connections[index].cursor()
+            try:
+                while time.monotonic() < deadline:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute(f"INSERT INTO {TABLE} (client) VALUES (?)", (index,))
+                    cursor.execute("COMMIT")
+                    counts[index] += 1
+            except Exception as error:  # e.g. still locked after busy_timeout
+                errors.append(error)
+            finally:
+                cursor.close()
+
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        for connection in connections:
+            connection.close()
+    finally:
+        for engine in engines:
+            engine.dispose()
+    if errors:
+        raise RuntimeError(f"the SQLite commit loop failed: {errors[0]!r}") from errors[0]
+    return sum(counts) / elapsed
+
+
+def measure_sqlite(
+    database_url: str, *, clients: Sequence[int] = (1, 16), seconds: float = 5
+) -> dict[str, Any]:
+    """Commits per second into a scratch SQLite file beside ``database_url``'s, with
+    marque's PRAGMAs, for each number of clients; the best is the ceiling."""
+    path = sqlite_scratch(database_url)
+    engine = _sqlite_engine(path)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, "
+                "client INTEGER NOT NULL, at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            conn.commit()
+        pragmas = settings(engine)
+        by_clients = {count: _with_sqlite(path, count, seconds) for count in clients}
+    finally:
+        engine.dispose()
+        for leftover in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
+    return {
+        "tool": "sqlite3 loop (marque's engine and PRAGMAs)",
+        "script": SQLITE_SCRIPT,
+        "seconds": seconds,
+        "journal_mode": pragmas["journal_mode"],
+        "synchronous": pragmas["synchronous"],
+        "sqlite_version": pragmas["version"],
         "commits_per_second_by_clients": {n: round(tps, 1) for n, tps in by_clients.items()},
         "commits_per_second": round(max(by_clients.values()), 1),
     }

@@ -2,7 +2,8 @@
 ``marque bench launch ...``). See docs/benchmarks.md for what it does and what it found.
 
 Phases: start (or target) a server on PostgreSQL (with --private-postgres, a throwaway
-cluster that preloads pg_stat_statements) -> measure the durable-commit ceiling -> open sales
+cluster that preloads pg_stat_statements; with --sqlite, a fresh SQLite file, marque's
+embedded default) -> measure the durable-commit ceiling -> open sales
 -> provision signed-in buyers -> replay the launch (or the contention variant) while sampling
 CPU and PostgreSQL (and its statement statistics, where preloaded) -> wait for the webhooks
 -> verify -> write
@@ -20,8 +21,6 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import create_engine
-
 from bench import ceiling, private_postgres, profile, provision, report, top_statements, verify
 from bench.contention import plan_attempts, run_contention
 from bench.driver import Driver
@@ -36,11 +35,13 @@ from bench.server import (
     prepare_database,
     use_snapshot,
 )
+from bench.sqlite import bench_engine, fresh_sqlite, is_sqlite, sqlite_file
 from bench.stats import Recorder
 from bench.webhooks import HOLD_DISPATCHER, WebhookSigner
 from marque.config import Settings
 
 RESULTS = ROOT / "bench" / "results"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def run_async(coroutine: Coroutine[Any, Any, Ledger]) -> Ledger:
@@ -60,8 +61,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--workers", type=int, default=1, help="server processes with --start")
     target.add_argument(
         "--database-url",
-        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-        help="PostgreSQL; with --start a fresh database is made beside it (unless --reuse-database)",
+        help="PostgreSQL; with --start a fresh database is made beside it (unless "
+        f"--reuse-database); default {DEFAULT_POSTGRES}. With --url, a sqlite:/// URL works too",
+    )
+    target.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="with --start: on SQLite, marque's embedded default: a fresh file in a temporary "
+        "folder (deleted afterwards unless --keep-database), one server process",
     )
     target.add_argument(
         "--private-postgres",
@@ -123,10 +130,36 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error("--crash needs --start (the bench kills and restarts its own server)")
     if args.private_postgres and (not args.start or args.reuse_database or args.keep_database):
         p.error("--private-postgres needs --start, and its cluster keeps no database afterwards")
+    if args.sqlite:
+        refuse_with_sqlite(p, args)
+    elif args.start and args.database_url and is_sqlite(args.database_url):
+        p.error("--start on SQLite: give --sqlite (a fresh file), not a sqlite:/// --database-url")
+    args.database_url = args.database_url or DEFAULT_POSTGRES
     if args.overload:
         args.rate *= 3
         args.buyers *= 3
     return args
+
+
+def refuse_with_sqlite(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What --sqlite cannot be combined with, and why."""
+    if not args.start:
+        p.error(
+            "--sqlite needs --start (for a running server on SQLite give --url and "
+            "--database-url sqlite:///its/file.db)"
+        )
+    if args.workers != 1:
+        p.error(
+            "--sqlite serves with one process, marque's SQLite setup (docs/operations.md: more "
+            "processes queue for the same write lock and gain nothing), so "
+            f"--workers {args.workers} is refused"
+        )
+    if args.private_postgres:
+        p.error("--sqlite and --private-postgres exclude each other")
+    if args.database_url or args.reuse_database:
+        p.error(
+            "--sqlite makes a fresh SQLite file of its own: no --database-url or --reuse-database"
+        )
 
 
 def label_of(args: argparse.Namespace) -> str:
@@ -135,6 +168,8 @@ def label_of(args: argparse.Namespace) -> str:
     parts += [name for name in ("crash", "overload") if getattr(args, name)]
     if args.private_postgres:
         parts.append("privatepg")
+    if args.sqlite:
+        parts.append("sqlite")
     if args.webhooks == "server" and not args.contention:
         parts.append("dispatcher")
     return "-".join(parts)
@@ -148,6 +183,7 @@ class Run:
         self.server: Server | None = None
         self.cluster: private_postgres.PrivateCluster | None = None
         self.database_url: str = args.database_url
+        self.sqlite = bool(args.sqlite) or is_sqlite(args.database_url)
         self.created_database: str | None = None  # the one teardown drops
         self.result: dict[str, Any] = {"label": self.label, "argv": sys.argv[1:]}
         self.recorder = Recorder()
@@ -167,7 +203,9 @@ class Run:
                 print(f"  {self.cluster.folder}, port {self.cluster.port}")
                 self.result["private_postgres"] = self.cluster.describe()
                 admin_url = self.cluster.url
-            if not args.reuse_database:
+            if args.sqlite:
+                self.database_url = self.created_database = fresh_sqlite()
+            elif not args.reuse_database:
                 self.database_url = self.created_database = fresh_database(admin_url)
             print(f"database {self.database_url}: migrate, seed")
             prepare_database(self.database_url)
@@ -193,7 +231,7 @@ class Run:
     def _stage(self) -> None:
         """Sales open now; the limited edition's cap as asked."""
         args = self.args
-        engine = create_engine(self.database_url, pool_size=1)
+        engine = bench_engine(self.database_url, pool_size=1)
         try:
             provision.open_sales(engine, "arc")
             cap = args.contention_cap if args.contention else args.limited_cap
@@ -208,6 +246,8 @@ class Run:
                 self.server.stop()
             if self.created_database is not None and not self.args.keep_database:
                 drop_database(self.created_database)
+            elif self.created_database is not None and self.sqlite:
+                print(f"SQLite database kept: {sqlite_file(self.created_database)}")
         finally:
             if self.cluster is not None:
                 log = RESULTS / f"{self.stamp}-{self.label}-postgres.log"
@@ -221,11 +261,12 @@ class Run:
         engine = None
         try:
             base_url = self.setup()
-            engine = create_engine(self.database_url, pool_size=4)
+            engine = bench_engine(self.database_url, pool_size=4)
             self.result["machine"] = report.machine(engine)
             if args.ceiling_seconds > 0:
                 print(f"durable-commit ceiling ({args.ceiling_seconds} s)")
-                self.result["ceiling"] = ceiling.measure(
+                measure = ceiling.measure_sqlite if self.sqlite else ceiling.measure
+                self.result["ceiling"] = measure(
                     self.database_url,
                     clients=[int(n) for n in str(args.ceiling_clients).split(",")],
                     seconds=args.ceiling_seconds,
@@ -416,7 +457,8 @@ class Run:
         paid_rate = self.result["headline"].get("paid reservations/s (from start)")
         top = self.result["headline"].get("ceiling commits/s")
         if paid_rate and top:
-            self.result["headline"]["paid/s as share of ceiling"] = round(paid_rate / top, 3)
+            # two significant digits: a share of a ceiling far above the rate is not 0.0
+            self.result["headline"]["paid/s as share of ceiling"] = float(f"{paid_rate / top:.2g}")
         commits = self.result.get("resources", {}).get("postgres_counters", {}).get("xact_commit")
         if commits and times["paid_at"]:
             self.result["headline"]["transactions per paid reservation (all)"] = round(

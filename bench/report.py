@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 from sqlalchemy import Engine, text
 
+from bench import sqlite
 from bench.stats import summary
 
 PG_SETTINGS = (
@@ -45,7 +46,9 @@ def machine(engine: Engine | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-    if engine is not None:
+    if engine is not None and engine.dialect.name == "sqlite":
+        facts["sqlite"] = sqlite.settings(engine)
+    elif engine is not None:
         with engine.connect() as conn:
             facts["postgresql"] = {
                 name: conn.execute(text(f"SHOW {name}")).scalar_one() for name in PG_SETTINGS
@@ -91,7 +94,7 @@ def print_summary(result: dict[str, Any]) -> None:
     print(f"== {result['label']}  ({result['finished_at']})")
     headline = result.get("headline", {})
     for key, value in headline.items():
-        print(f"  {key:<34}{value}")
+        print(f"  {key + ' ':<34}{value}")
     print("  step                  n     p50ms   p95ms   p99ms   outcomes")
     for step, stats in result.get("steps", {}).items():
         outcomes = ", ".join(f"{k}: {v}" for k, v in list(stats["outcomes"].items())[:5])
@@ -102,7 +105,10 @@ def print_summary(result: dict[str, Any]) -> None:
     resources = result.get("resources", {})
     if resources:
         print(f"  cpu seconds        {resources['cpu_seconds']}")
-        print(f"  postgres waits     {resources['postgres_active_by_wait']}")
+        if "database_cpu" in resources:
+            print(f"  database cpu       {resources['database_cpu']}")
+        if "postgres_active_by_wait" in resources:
+            print(f"  postgres waits     {resources['postgres_active_by_wait']}")
     print_statements(result.get("pg_stat_statements") or {})
     for check in result.get("checks", []):
         print(f"  [{'PASS' if check['ok'] else 'FAIL'}] {check['name']}: {check['detail']}")

@@ -10,6 +10,10 @@ A background thread samples every ``interval`` seconds:
 - ``pg_stat_activity`` of the bench database: active backends by wait event (``CPU`` when
   they wait on nothing), a cheap sampling profile of the database side.
 - ``pg_stat_database`` commit and row counters at start and end (commits per reservation).
+
+On SQLite the database is a library inside the server process: its CPU is part of the
+server's (reported as ``server_including_sqlite``, with a note), and there are no backends,
+shared helpers, activity or counters to read.
 """
 
 from __future__ import annotations
@@ -25,6 +29,14 @@ from typing import Any
 import psutil
 from sqlalchemy import Engine, text
 
+SQLITE_NOTE = (
+    "SQLite runs inside the server process: the database's CPU is part of the server's "
+    "and is not counted apart"
+)
+SQLITE_UNWATCHED = (
+    "SQLite runs inside the server process, which this run did not watch (--url): neither "
+    "the server's CPU nor the database's is counted"
+)
 SHARED_POSTGRES = ("walwriter", "wal writer", "checkpointer", "background writer", "autovacuum")
 
 ACTIVITY = text(
@@ -71,6 +83,7 @@ class ResourceSampler:
         postmaster_pid: int | None = None,
     ) -> None:
         self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
         self.postmaster_pid = postmaster_pid  # count only this cluster's shared helpers
         self.server_processes = server_processes
         self.interval = interval
@@ -92,8 +105,10 @@ class ResourceSampler:
     def start(self) -> None:
         self._started = time.monotonic()
         self._counters.append(self._read_counters())
-        with self.engine.connect() as conn:
-            self._sample(conn)
+        self._sample_processes()
+        if not self.sqlite:
+            with self.engine.connect() as conn:
+                self._sample_postgres(conn)
         self._thread.start()
 
     def stop(self) -> None:
@@ -103,23 +118,35 @@ class ResourceSampler:
         self._counters.append(self._read_counters())
 
     def _read_counters(self) -> dict[str, int]:
+        if self.sqlite:
+            return {}
         with self.engine.connect() as conn:
             row = conn.execute(COUNTERS).mappings().one()
         return {key: int(value) for key, value in row.items()}
 
     def _run(self) -> None:
+        if self.sqlite:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(Exception):  # e.g. while the server is restarted
+                    self._sample_processes()
+            self._sample_processes()
+            return
         with self.engine.connect() as conn:
             while not self._stop.wait(self.interval):
                 try:
-                    self._sample(conn)
+                    self._sample_processes()
+                    self._sample_postgres(conn)
                 except Exception:  # a sample may fail while a worker is being killed
                     continue
-            self._sample(conn)
+            self._sample_processes()
+            self._sample_postgres(conn)
 
-    def _sample(self, conn: Any) -> None:
+    def _sample_processes(self) -> None:
         for proc in self.server_processes():
             self.server.see(proc.pid, _cpu(proc))
         self.driver.see(self._me.pid, _cpu(self._me))
+
+    def _sample_postgres(self, conn: Any) -> None:
         rows = conn.execute(ACTIVITY).all()
         conn.commit()
         self.samples += 1
@@ -143,6 +170,17 @@ class ResourceSampler:
         after = self._counters[-1] if len(self._counters) > 1 else before
         deltas = {key: after.get(key, 0) - value for key, value in before.items()}
         active = sum(self.waits.values())
+        if self.sqlite:
+            return {
+                "seconds": round(self._elapsed, 2),
+                "database": "sqlite",
+                "cpu_seconds": {
+                    "server_including_sqlite": round(self.server.total(), 2),
+                    "driver": round(self.driver.total(), 2),
+                },
+                "database_cpu": SQLITE_NOTE if self.server.last else SQLITE_UNWATCHED,
+                "server_processes_seen": len(self.server.last),
+            }
         return {
             "seconds": round(self._elapsed, 2),
             "cpu_seconds": {

@@ -1,5 +1,6 @@
-"""The server under test: a fresh PostgreSQL database, ``marque migrate``, ``seed-demo`` and
-``marque serve --workers N`` as subprocesses; finding and killing one worker process."""
+"""The server under test: a fresh PostgreSQL database (or SQLite file, see bench/sqlite.py),
+``marque migrate``, ``seed-demo`` and ``marque serve --workers N`` as subprocesses; finding
+and killing one worker process."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import httpx
 import psutil
 from sqlalchemy import create_engine, make_url, text
 
+from bench.sqlite import drop_sqlite, is_sqlite
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +36,9 @@ def fresh_database(base_url: str, prefix: str = "marque_bench") -> str:
 
 
 def drop_database(url: str) -> None:
+    if is_sqlite(url):
+        drop_sqlite(url)
+        return
     parsed = make_url(url)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -44,6 +44,11 @@ def preloaded(setting: str) -> bool:
 def prepare(engine: Engine) -> dict[str, Any]:
     """Create the extension and reset this database's statistics, when the server can keep
     them; otherwise say why not (and touch nothing)."""
+    if engine.dialect.name != "postgresql":
+        return {
+            "available": False,
+            "reason": f"{EXTENSION} is PostgreSQL's ({engine.dialect.name})",
+        }
     with engine.connect() as conn:
         setting = str(conn.execute(PRELOADED).scalar_one())
         if not preloaded(setting):
