@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marque.adapters.clock import system_clock
+from marque.adapters.db.repositories.inserts import insert_returning_row
 from marque.adapters.db.tables.sandbox_payments import sandbox_payments as payments
 from marque.adapters.db.tables.sandbox_payments import sandbox_refunds as refunds
 from marque.adapters.payments import sandbox_records as records
@@ -56,9 +57,6 @@ from marque.services.payment_ports import (
 NAME: Final = "sandbox"
 PAY_PAGE_PATH: Final = "/sandbox/pay/{reference}"
 SIMULATED_REFUND_FAILURE: Final = "sandbox: refund refused (MARQUE_SANDBOX_REFUND_FAILURE_RATE)"
-
-
-_INSERT_PAYMENT = insert(payments)  # built once: cheaper than .values(...) per call
 
 
 class SandboxPaymentProvider:
@@ -120,24 +118,25 @@ class SandboxPaymentProvider:
         now = self._clock()
         try:
             with self._engine.begin() as conn:
-                row = records.payment_by_key(conn, idempotency_key)
-                if row is None:
-                    reference = records.new_reference("sbp")
-                    conn.execute(
-                        _INSERT_PAYMENT,
-                        {
-                            "reference": reference,
-                            "merchant_reference": merchant_reference,
-                            "idempotency_key": idempotency_key,
-                            "amount": amount.amount,
-                            "currency": amount.currency,
-                            "description": (description or merchant_reference)[:200],
-                            "status": ProviderPaymentStatus.PENDING.value,
-                            "created_at": now,
-                            "updated_at": now,
-                        },
-                    )
-                    row = records.payment_row(conn, reference)
+                # One statement in the usual case: a new key inserts and returns the row.
+                row = insert_returning_row(
+                    conn,
+                    payments,
+                    {
+                        "reference": records.new_reference("sbp"),
+                        "merchant_reference": merchant_reference,
+                        "idempotency_key": idempotency_key,
+                        "amount": amount.amount,
+                        "currency": amount.currency,
+                        "description": (description or merchant_reference)[:200],
+                        "status": ProviderPaymentStatus.PENDING.value,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                    unique=["idempotency_key"],
+                )
+                if row is None:  # the key was used before: its payment, as it is
+                    row = records.payment_by_key(conn, idempotency_key)
         except IntegrityError:  # the same key created at the same moment by another call
             with self._engine.begin() as conn:
                 row = records.payment_by_key(conn, idempotency_key)

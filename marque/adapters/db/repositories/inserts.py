@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
 @cache
-def _statement(dialect: str, table: Table, unique: tuple[str, ...]) -> Any:
+def _statement(dialect: str, table: Table, unique: tuple[str, ...], whole_row: bool) -> Any:
     """Built once per table and key, executed with the row as parameters: building it per
     call with ``.values(...)`` cost more Python than the round trip (hot on launch night:
     idempotency claims, webhook receipts, ledger postings)."""
@@ -21,9 +21,8 @@ def _statement(dialect: str, table: Table, unique: tuple[str, ...]) -> Any:
         statement = sqlite.insert(table)
     else:  # pragma: no cover - marque runs on these two
         raise RuntimeError(f"unsupported database {dialect}")
-    return statement.on_conflict_do_nothing(index_elements=list(unique)).returning(
-        *table.primary_key.columns
-    )
+    returned = table.columns if whole_row else table.primary_key.columns
+    return statement.on_conflict_do_nothing(index_elements=list(unique)).returning(*returned)
 
 
 def insert_returning_key(
@@ -35,10 +34,18 @@ def insert_returning_key(
     A concurrent insert of the same key waits for the other transaction and then does
     nothing, so exactly one of two racing callers gets a key.
     """
-    statement = _statement(conn.dialect.name, table, tuple(unique))
+    statement = _statement(conn.dialect.name, table, tuple(unique), False)
     # RETURNING, not rowcount: with an implicit RETURNING the driver's rowcount is unreliable.
     row = conn.execute(statement, dict(values)).first()
     return None if row is None else row[0]
+
+
+def insert_returning_row(
+    conn: Connection, table: Table, values: Mapping[str, Any], *, unique: Sequence[str]
+) -> Row[Any] | None:
+    """``insert_returning_key``, giving back the whole new row (None when it existed)."""
+    statement = _statement(conn.dialect.name, table, tuple(unique), True)
+    return conn.execute(statement, dict(values)).first()
 
 
 def insert_if_absent(
