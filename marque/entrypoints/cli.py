@@ -183,7 +183,8 @@ app.add_typer(bench_app, name="bench")
     },
 )
 def bench_launch(ctx: typer.Context) -> None:
-    """Replay a launch-night surge on PostgreSQL and verify nothing was lost or doubled.
+    """Replay a launch-night surge (PostgreSQL, or SQLite with --sqlite) and verify nothing
+    was lost or doubled.
     Every option goes to bench/launch.py: `marque bench launch --help` lists them."""
     import importlib
     import sys
