@@ -221,6 +221,54 @@ def test_payment_webhooks_are_admitted_when_full_and_take_a_slot_while_they_run(
     asyncio.run(scenario())
 
 
+def test_the_next_step_of_a_begun_journey_is_served_before_new_work_that_waited_longer() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=3600)
+        first = asyncio.create_task(request(asgi, "/api/v1/orders"))
+        await settle(lambda: len(app.started) == 1)
+        newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+        lock = asyncio.create_task(request(asgi, "/api/v1/orders/O-1/lock"))
+        await settle(lambda: asgi.limiter.waiting == 2)
+
+        app.release.set()
+        answers = await asyncio.gather(first, newcomer, lock)
+
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert app.started == [
+            "/api/v1/orders",
+            "/api/v1/orders/O-1/lock",
+            "/api/v1/configurations",
+        ]
+        assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/configurations", "/orders/new"])
+def test_new_work_is_shed_at_once_while_steps_of_begun_journeys_wait(path: str) -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=2, wait=3600)  # room for two waiters of each kind
+        held = [asyncio.create_task(request(asgi, f"/api/v1/orders/O-{n}")) for n in (1, 2)]
+        await settle(lambda: len(app.started) == 2)
+        pay = asyncio.create_task(request(asgi, "/api/v1/sandbox/payments/sbp_1/succeed"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+
+        newcomer = asyncio.create_task(request(asgi, path))
+        await settle(newcomer.done)  # answered without waiting its 3,600 s
+
+        assert newcomer.result().status == 503
+        assert newcomer.result().problem()["code"] == "overload.shed"
+        assert asgi.limiter.waiting == 1
+        app.release.set()
+        assert [answer.status for answer in await asyncio.gather(*held, pay)] == [200] * 3
+        assert app.started[2:] == ["/api/v1/sandbox/payments/sbp_1/succeed"]
+
+    asyncio.run(scenario())
+
+
 def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     async def scenario() -> None:
         limiter = InFlightLimiter(1, max_waiting=1, max_wait=3600)

@@ -19,6 +19,15 @@ no faster than those reservations were admitted, and a provider that is told to 
 backs off for seconds to hours, so shedding them would turn a short overload into long
 "paid but not confirmed" waits. Shed requests are counted in
 ``marque_http_requests_shed_total``; ``marque_http_requests_in_flight`` is the gauge.
+
+The next step of a journey goes before a new one. A request about an order that exists
+(pay, poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages, the sandbox
+provider's pay calls) waits in a queue of its own that a freed slot serves first, and while
+such steps wait, new work (a new reservation, a configuration, anything else) is shed at
+once instead of waiting behind them. Under a 3x overload the old single queue shed a
+buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
+reservations were never paid (docs/benchmarks.md). Finishing the journeys already begun is
+the goodput; turning newcomers away early is the back-pressure.
 """
 
 from __future__ import annotations
@@ -39,6 +48,15 @@ from marque.i18n import Translator
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Admitted even when full (they count as in flight): see the module's docstring.
 PRIORITY_PREFIXES: Final = ("/api/v1/payments/webhooks/",)
+#: Steps of a journey already begun: served first when they have to wait (module docstring).
+FOLLOW_UP_PREFIXES: Final = (
+    "/api/v1/orders/",
+    "/orders/",
+    "/api/v1/sandbox/payments/",
+    "/sandbox/pay/",
+)
+#: Under a follow-up prefix but the start of a new journey.
+NEW_WORK_PATHS: Final = frozenset({"/orders/new"})
 PROBLEM_JSON: Final = "application/problem+json"
 
 
@@ -48,11 +66,14 @@ class OverloadCode(StrEnum):
 
 
 class InFlightLimiter:
-    """At most ``limit`` holders; at most ``max_waiting`` callers wait, each ``max_wait`` s.
+    """At most ``limit`` holders; at most ``max_waiting`` callers wait in each of two queues,
+    each for ``max_wait`` s.
 
     One per process and event loop. ``acquire`` is True when the caller got a slot (and
     must ``release`` it), False when it should be turned away. A released slot passes
-    straight to the longest-waiting caller, so a newcomer cannot overtake the queue.
+    straight to the longest-waiting follow-up, else to the longest-waiting other caller, so
+    a newcomer cannot overtake a queue; new work is turned away at once while follow-ups
+    wait (it could only wait behind them).
     """
 
     def __init__(self, limit: int, *, max_waiting: int, max_wait: float) -> None:
@@ -62,28 +83,33 @@ class InFlightLimiter:
         self.max_waiting = max(0, max_waiting)
         self.max_wait = max(0.0, max_wait)
         self.in_flight = 0
+        self._follow_ups: deque[asyncio.Future[None]] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def waiting(self) -> int:
-        return sum(1 for waiter in self._waiters if not waiter.done())
+        return sum(1 for q in (self._follow_ups, self._waiters) for w in q if not w.done())
 
-    async def acquire(self) -> bool:
-        if self.in_flight < self.limit and not self._waiters:
+    async def acquire(self, *, follow_up: bool = False) -> bool:
+        free = self.in_flight < self.limit and not self._follow_ups
+        if free and (follow_up or not self._waiters):
             self.in_flight += 1
             return True
-        if self.max_wait <= 0 or len(self._waiters) >= self.max_waiting:
+        if not follow_up and self._follow_ups:
+            return False  # it would only wait behind steps of journeys already begun
+        queue = self._follow_ups if follow_up else self._waiters
+        if self.max_wait <= 0 or len(queue) >= self.max_waiting:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        queue.append(waiter)
         try:
             await asyncio.wait({waiter}, timeout=self.max_wait)
         except asyncio.CancelledError:
-            self._give_up(waiter)
+            self._give_up(queue, waiter)
             raise
         if waiter.done() and not waiter.cancelled():
             return True  # a slot was handed over to us
-        self._give_up(waiter)
+        self._give_up(queue, waiter)
         return False
 
     def force(self) -> None:
@@ -94,20 +120,21 @@ class InFlightLimiter:
         if self.in_flight > self.limit:  # a forced slot: nothing to hand over
             self.in_flight -= 1
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes on; in_flight stays the same
-                return
+        for queue in (self._follow_ups, self._waiters):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the slot passes on; in_flight stays the same
+                    return
         self.in_flight -= 1
 
-    def _give_up(self, waiter: asyncio.Future[None]) -> None:
+    def _give_up(self, queue: deque[asyncio.Future[None]], waiter: asyncio.Future[None]) -> None:
         if waiter.done() and not waiter.cancelled():
             self.release()  # handed over just as we stopped waiting: pass it on
             return
         waiter.cancel()
         with contextlib.suppress(ValueError):
-            self._waiters.remove(waiter)
+            queue.remove(waiter)
 
 
 class BackpressureMiddleware:
@@ -124,6 +151,7 @@ class BackpressureMiddleware:
         registry: CollectorRegistry | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
         priority_prefixes: tuple[str, ...] = PRIORITY_PREFIXES,
+        follow_up_prefixes: tuple[str, ...] = FOLLOW_UP_PREFIXES,
     ) -> None:
         self.app = app
         self.limiter = InFlightLimiter(
@@ -133,6 +161,7 @@ class BackpressureMiddleware:
         self.default_locale = default_locale
         self.exempt_paths = exempt_paths
         self.priority_prefixes = priority_prefixes
+        self.follow_up_prefixes = follow_up_prefixes
         self.shed = Counter(
             "marque_http_requests_shed",
             "Requests answered 503 overload.shed without being run",
@@ -153,7 +182,7 @@ class BackpressureMiddleware:
             return
         if path.startswith(self.priority_prefixes):
             self.limiter.force()
-        elif not await self.limiter.acquire():
+        elif not await self.limiter.acquire(follow_up=self._follows_up(path)):
             self.shed.labels(scope.get("method", "")).inc()
             await self._send_shed(scope, send)
             return
@@ -161,6 +190,9 @@ class BackpressureMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.limiter.release()
+
+    def _follows_up(self, path: str) -> bool:
+        return path.startswith(self.follow_up_prefixes) and path not in NEW_WORK_PATHS
 
     async def _send_shed(self, scope: Scope, send: Send) -> None:
         state = scope.get("state") or {}
@@ -204,6 +236,7 @@ def default_max_in_flight(db_pool_size: int) -> int:
 
 __all__ = [
     "EXEMPT_PATHS",
+    "FOLLOW_UP_PREFIXES",
     "PRIORITY_PREFIXES",
     "BackpressureMiddleware",
     "InFlightLimiter",
