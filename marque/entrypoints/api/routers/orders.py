@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ from marque.entrypoints.api.idempotent import (
     Outcome,
     run_once_per_key,
 )
+from marque.entrypoints.api.responses import model_json
 from marque.entrypoints.api.routers.auth import problem
 from marque.entrypoints.api.routers.launch_schemas import ChangePreviewOut
 from marque.entrypoints.api.routers.order_schemas import (
@@ -196,9 +197,9 @@ def list_orders(
 )
 def get_order(
     order_id: str, container: ContainerDep, actor: ActorDep, _: TranslatorDep
-) -> OrderDetailOut:
+) -> Response:
     _require_signed_in(actor)
-    return detail_out(container, actor, order_id, _)
+    return model_json(detail_out(container, actor, order_id, _))
 
 
 @router.get(
@@ -362,9 +363,9 @@ def refund_quote(
         404: NOT_FOUND,
     },
 )
-def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> PaymentOut:
+def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
     _require_signed_in(actor)
-    return PaymentOut.of(payments.current_payment(container, actor, order_id))
+    return model_json(PaymentOut.of(payments.current_payment(container, actor, order_id)))
 
 
 @router.post(
