@@ -24,7 +24,11 @@ from sqlalchemy import create_engine
 
 from marque.bootstrap import bootstrap
 from marque.entrypoints.api.app import create_app
-from marque.entrypoints.api.backpressure import BackpressureMiddleware, InFlightLimiter
+from marque.entrypoints.api.backpressure import (
+    BackpressureMiddleware,
+    InFlightLimiter,
+    default_max_in_flight,
+)
 from marque.i18n import Translator
 
 PROBLEM_JSON = "application/problem+json"
@@ -267,6 +271,12 @@ def test_new_work_is_shed_at_once_while_steps_of_begun_journeys_wait(path: str) 
         assert app.started[2:] == ["/api/v1/sandbox/payments/sbp_1/succeed"]
 
     asyncio.run(scenario())
+
+
+def test_by_default_a_process_works_on_four_requests_never_more_than_its_pool() -> None:
+    assert default_max_in_flight(10) == 4
+    assert default_max_in_flight(2) == 2
+    assert default_max_in_flight(0) == 1
 
 
 def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
