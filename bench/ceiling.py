@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +127,18 @@ def _with_psycopg(conninfo: dict[str, str], clients: int, seconds: int) -> float
                 conn.execute(statement, (index,), prepare=True)
                 counts[index] += 1
 
+    return sum(counts) / _run_clients(loop, clients)
+
+
+def _run_clients(loop: Callable[[int], None], clients: int) -> float:
+    """Run ``loop(i)`` on one thread per client until all return; the seconds it took."""
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(counts) / (time.monotonic() - started)
+    return time.monotonic() - started
 
 
 def measure(
@@ -191,13 +196,7 @@ def _with_sqlite(path: Path, clients: int, seconds: float) -> float:
             finally:
                 cursor.close()
 
-        threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
+        elapsed = _run_clients(loop, clients)
         for connection in connections:
             connection.close()
     finally:
