@@ -127,7 +127,8 @@ def _with_psycopg(conninfo: dict[str, str], clients: int, seconds: int) -> float
                 conn.execute(statement, (index,), prepare=True)
                 counts[index] += 1
 
-    return sum(counts) / _run_clients(loop, clients)
+    elapsed = _run_clients(loop, clients)  # before counting: the threads fill ``counts``
+    return sum(counts) / elapsed
 
 
 def _run_clients(loop: Callable[[int], None], clients: int) -> float:
