@@ -1,0 +1,173 @@
+"""Statements built once, compiled once per dialect, run on the driver's own cursor.
+
+On the launch-night path SQLAlchemy's execution machinery cost more Python than the
+statements themselves: a ``select(orders)`` built per call and executed through
+``Connection.execute`` took about 470 µs of CPU against 120 µs for the same SQL on the
+psycopg cursor (docs/decisions.md, "Statements on the driver's cursor"). A ``Prepared``
+statement keeps SQLAlchemy Core for what it is good at (writing the SQL for both dialects,
+the column types' conversions) and skips the rest:
+
+- the statement is built once, with named ``bindparam``\\ s, at import;
+- it is compiled once per dialect, together with the bind and result conversions of its
+  column types (``UtcDateTime``, JSON, booleans on SQLite ...);
+- each call runs it on the DBAPI connection of the unit of work's ``Connection``, inside
+  that connection's transaction, and gives plain dicts keyed by column key.
+
+What SQLAlchemy would still do for us, kept here: listeners of ``before_cursor_execute``
+and ``after_cursor_execute`` on the engine are called (the catalogue cache's write watcher,
+the statement counters of the tests and the benchmark). What is refused at compile time:
+parameters SQLAlchemy renders at execution (``IN`` lists, ``literal_execute``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import SelectBase
+
+T = TypeVar("T")
+Row = dict[str, Any]
+_Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    #: (name in the SQL, caller's key or None for a constant, constant, conversion)
+    binds: tuple[tuple[str, str | None, Any, _Convert | None], ...]
+    keys: tuple[str, ...]
+    #: Result conversions by position; None when no column needs one.
+    results: tuple[_Convert | None, ...] | None
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        values = []
+        for _name, key, constant, convert in self.binds:
+            value = given[key] if key is not None else constant
+            values.append(convert(value) if convert is not None else value)
+        if self.positional:
+            return tuple(values)
+        return {bind[0]: value for bind, value in zip(self.binds, values, strict=True)}
+
+    def rows(self, fetched: Sequence[Sequence[Any]]) -> list[Row]:
+        keys, results = self.keys, self.results
+        if results is None:
+            return [dict(zip(keys, row, strict=True)) for row in fetched]
+        return [
+            {
+                key: (convert(value) if convert is not None else value)
+                for key, value, convert in zip(keys, row, results, strict=True)
+            }
+            for row in fetched
+        ]
+
+
+def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
+    compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("a Prepared statement cannot have parameters rendered at execution")
+    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    binds = []
+    for name in names:
+        bind = compiled.binds[name]
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.required:
+            binds.append((name, bind.key, None, convert))
+        else:
+            binds.append((name, None, bind.effective_value, convert))
+    if isinstance(statement, SelectBase):
+        columns = list(statement.selected_columns)
+    elif isinstance(statement, UpdateBase):
+        columns = list(statement.exported_columns)
+    else:  # pragma: no cover - only selects and DML are prepared
+        raise TypeError(f"cannot prepare {type(statement).__name__}")
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+    )
+    return _Compiled(
+        sql=compiled.string,
+        positional=bool(compiled.positional),
+        binds=tuple(binds),
+        keys=tuple(str(column.key) for column in columns),
+        results=results if any(convert is not None for convert in results) else None,
+    )
+
+
+class Prepared:
+    """One statement of a repository, ready to run many times with different parameters.
+
+    Build it at import with ``bindparam("name")`` for each value a call supplies; call
+    ``rows``/``first``/``scalar`` for statements that return rows (SELECT, or DML with
+    RETURNING) and ``run`` for DML without RETURNING (the row count). Thread-safe: the
+    compiled form is computed once per dialect and never changes.
+    """
+
+    __slots__ = ("statement", "_by_dialect")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, conn: Connection) -> _Compiled:
+        dialect = conn.dialect
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+        return found
+
+    def _execute(self, conn: Connection, compiled: _Compiled, params: Any) -> Any:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        dispatch = conn.dispatch
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(conn, cursor, compiled.sql, params, None, False)
+        cursor.execute(compiled.sql, params)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, compiled.sql, params, None, False)
+        return cursor
+
+    def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Row]:
+        compiled = self._compiled(conn)
+        cursor = self._execute(conn, compiled, compiled.parameters(params or {}))
+        try:
+            # Every row, always: SQLite finishes an INSERT ... RETURNING only once read out.
+            return compiled.rows(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Row | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def one_as(
+        self, conn: Connection, params: Mapping[str, Any], mapper: Callable[[Row], T]
+    ) -> T | None:
+        """The first row as a domain value (``mapper``), or None."""
+        row = self.first(conn, params)
+        return mapper(row) if row is not None else None
+
+    def all_as(
+        self, conn: Connection, params: Mapping[str, Any], mapper: Callable[[Row], T]
+    ) -> list[T]:
+        return [mapper(row) for row in self.rows(conn, params)]
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
+        row = self.first(conn, params)
+        return None if row is None else next(iter(row.values()))
+
+    def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
+        """Execute a statement without RETURNING; the number of rows it touched."""
+        compiled = self._compiled(conn)
+        cursor = self._execute(conn, compiled, compiled.parameters(params or {}))
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+__all__ = ["Prepared", "Row"]
