@@ -2,8 +2,8 @@
 
 Runs the real application in-process (no server, no background threads) on a fresh
 PostgreSQL database and counts, for each HTTP call, the SQL statements sent, the pool
-checkouts (each one is also a ``SELECT 1`` ping while ``pool_pre_ping`` is on) and the
-transactions committed or rolled back. Deterministic, so it shows what a change to the hot
+checkouts (a connection idle for ``MARQUE_DB_PING_IDLE_SECONDS`` is pinged first; on the
+hot path none is) and the transactions committed or rolled back. Deterministic, so it shows what a change to the hot
 path saves without any load: every statement is a network round trip and every commit a
 WAL flush on the critical path.
 """

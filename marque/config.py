@@ -33,13 +33,23 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `marque serve` binds to")
     port: int = Field(8000, description="Port `marque serve` listens on")
-    public_url: str = Field("", description="Base URL printed and used in links; default http://host:port")
+    public_url: str = Field(
+        "", description="Base URL printed and used in links; default http://host:port"
+    )
     secret_key: str = Field(DEV_SECRET, description="Signs CSRF tokens and webhook secrets")
-    sandbox: bool = Field(True, description="Sandbox SMS and payment providers and their read-back endpoints")
+    sandbox: bool = Field(
+        True, description="Sandbox SMS and payment providers and their read-back endpoints"
+    )
     payment_provider: str = Field("sandbox", description="Provider new payments go to")
     default_locale: str = Field("zh-CN", description="Language when the caller states none")
     db_pool_size: int = Field(10, description="Connections per process (PostgreSQL)")
     db_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
+    db_ping_idle_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Ping a pooled connection before use after this long idle (PostgreSQL); "
+        "0: before every use",
+    )
     max_in_flight: int = Field(
         0,
         ge=0,
@@ -57,31 +67,55 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level")
     log_json: bool = Field(True, description="One JSON object per log line")
-    token_ttl_seconds: int = Field(7 * 24 * 3600, description="Lifetime of API bearer tokens and page sessions")
+    token_ttl_seconds: int = Field(
+        7 * 24 * 3600, description="Lifetime of API bearer tokens and page sessions"
+    )
     sms_code_ttl_seconds: int = Field(300, description="How long an SMS sign-in code stays valid")
-    sms_code_interval_seconds: int = Field(60, description="Minimum time between two codes to one phone")
+    sms_code_interval_seconds: int = Field(
+        60, description="Minimum time between two codes to one phone"
+    )
     sms_codes_per_phone_per_hour: int = Field(5, description="Codes one phone may request per hour")
-    sms_codes_per_client_per_hour: int = Field(20, description="Codes one client address may request per hour")
-    login_failures_before_lockout: int = Field(5, description="Wrong codes or passwords before a lockout")
-    lockout_seconds: int = Field(900, description="How long a phone, username or address stays locked out")
-    cookie_secure: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS)")
+    sms_codes_per_client_per_hour: int = Field(
+        20, description="Codes one client address may request per hour"
+    )
+    login_failures_before_lockout: int = Field(
+        5, description="Wrong codes or passwords before a lockout"
+    )
+    lockout_seconds: int = Field(
+        900, description="How long a phone, username or address stays locked out"
+    )
+    cookie_secure: bool = Field(
+        False, description="Mark session cookies Secure (set true behind HTTPS)"
+    )
     webhook_tolerance_seconds: int = Field(
-        300, ge=1, description="Payment webhooks signed further than this from now are refused as stale"
+        300,
+        ge=1,
+        description="Payment webhooks signed further than this from now are refused as stale",
     )
     sandbox_webhook_secret: str = Field(
-        "", description="Key the sandbox provider signs webhooks with; empty: derived from MARQUE_SECRET_KEY"
+        "",
+        description="Key the sandbox provider signs webhooks with; empty: derived from MARQUE_SECRET_KEY",
     )
     sandbox_webhook_url: str = Field(
-        "", description="Where the sandbox provider delivers webhooks; empty: the public URL's /api/v1/payments/webhooks/sandbox"
+        "",
+        description="Where the sandbox provider delivers webhooks; empty: the public URL's /api/v1/payments/webhooks/sandbox",
     )
     sandbox_webhook_delay_seconds: float = Field(
-        0.0, ge=0, description="Sandbox: seconds from a payment or refund event to its first webhook delivery"
+        0.0,
+        ge=0,
+        description="Sandbox: seconds from a payment or refund event to its first webhook delivery",
     )
     sandbox_webhook_duplicate_rate: float = Field(
-        0.0, ge=0, le=1, description="Sandbox: share of events delivered twice (0-1; 0.5 = the 1st, 3rd, 5th ... event)"
+        0.0,
+        ge=0,
+        le=1,
+        description="Sandbox: share of events delivered twice (0-1; 0.5 = the 1st, 3rd, 5th ... event)",
     )
     sandbox_webhook_reorder_rate: float = Field(
-        0.0, ge=0, le=1, description="Sandbox: share of events held back so that later events overtake them (0-1)"
+        0.0,
+        ge=0,
+        le=1,
+        description="Sandbox: share of events held back so that later events overtake them (0-1)",
     )
     sandbox_webhook_reorder_hold_seconds: float = Field(
         5.0, ge=0, description="Sandbox: how long a held-back (reordered) webhook waits"
@@ -93,7 +127,10 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="Sandbox: share of refunds that fail (0-1; 1 = every refund)"
     )
     sandbox_unavailable_rate: float = Field(
-        0.0, ge=0, le=1, description="Sandbox: share of provider calls that time out or answer 500 (0-1)"
+        0.0,
+        ge=0,
+        le=1,
+        description="Sandbox: share of provider calls that time out or answer 500 (0-1)",
     )
 
     # -- orders, refunds and their workers (issue 3) --------------------------------------
@@ -119,7 +156,9 @@ class Settings(BaseSettings):
         8, ge=1, description="Attempts before a notification is set aside as dead"
     )
     idempotency_key_ttl_hours: int = Field(
-        48, ge=24, description="Hours an Idempotency-Key and its first answer are kept (24 at least)"
+        48,
+        ge=24,
+        description="Hours an Idempotency-Key and its first answer are kept (24 at least)",
     )
     worker_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds `marque worker` sleeps between rounds of its jobs"
