@@ -1,19 +1,25 @@
-"""Orders, their status history and configuration history (SQLAlchemy Core). Never commits."""
+"""Orders, their status history and configuration history (SQLAlchemy Core). Never commits.
+
+Every statement is a ``Prepared`` one, built at import (or once per shape, memoised): the
+reads by id, the keyed writes and the buyer's lock run on every reservation, payment and
+lock of launch night, where building and executing a Core statement per call cost more
+Python than the round trip.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Connection, Integer, bindparam, insert, or_, select, update
 
+from marque.adapters.db.prepared import Prepared, Row
 from marque.adapters.db.repositories.rows import (
-    created_before,
-    every,
-    first,
-    status_change_values,
+    created_before_bound,
+    status_change_insert,
+    status_change_params,
     status_history,
 )
 from marque.adapters.db.tables.auth import customers
@@ -37,7 +43,7 @@ DUE_COLUMNS = {
 }
 
 
-def order_from_row(row: RowMapping) -> Order:
+def order_from_row(row: Mapping[str, Any]) -> Order:
     return Order(
         id=row["id"],
         customer_id=row["customer_id"],
@@ -73,52 +79,216 @@ def order_from_row(row: RowMapping) -> Order:
     )
 
 
-def _mutable_values(order: Order) -> dict[str, Any]:
-    """Every column an order's life may change (identity and acceptance never change)."""
+def _buyer_order(row: Row) -> BuyerOrder:
+    return BuyerOrder(row["id"], row["model_code"], row["trim_code"], OrderStatus(row["status"]))
+
+
+#: Columns set once, when the order is made.
+_IDENTITY_COLUMNS = (
+    "id",
+    "customer_id",
+    "locale",
+    "model_code",
+    "deposit_kind",
+    "deposit_amount",
+    "deposit_currency",
+    "terms_code",
+    "terms_version",
+    "terms_hash",
+    "terms_accepted_at",
+    "idempotency_key",
+    "created_at",
+)
+#: Every column an order's life may change (identity and acceptance never change).
+_MUTABLE_COLUMNS = (
+    "configuration_code",
+    "trim_code",
+    "limited_edition",
+    "price_amount",
+    "currency",
+    "status",
+    "version",
+    "updated_at",
+    "expires_at",
+    "paid_at",
+    "locked_at",
+    "lock_reminder_due_at",
+    "lock_reminder_sent_at",
+    "auto_lock_at",
+    "cancelled_at",
+    "queue_number",
+    "breach",
+    "paid_payment_id",
+)
+#: Order fields ``move_from`` may set (their columns share the name).
+_MOVABLE = frozenset(
+    {
+        "expires_at",
+        "paid_at",
+        "locked_at",
+        "lock_reminder_due_at",
+        "lock_reminder_sent_at",
+        "auto_lock_at",
+        "cancelled_at",
+        "queue_number",
+        "paid_payment_id",
+    }
+)
+
+
+def _mutable_params(order: Order) -> dict[str, Any]:
+    """The ``b_<column>`` parameters of ``_MUTABLE_COLUMNS``."""
     return {
-        "configuration_code": order.configuration_code,
-        "trim_code": order.trim_code,
-        "limited_edition": order.limited_edition,
-        "price_amount": order.price.amount,
-        "currency": order.price.currency,
-        "status": str(order.status),
-        "version": order.version,
-        "updated_at": order.updated_at,
-        "expires_at": order.expires_at,
-        "paid_at": order.paid_at,
-        "locked_at": order.locked_at,
-        "lock_reminder_due_at": order.lock_reminder_due_at,
-        "lock_reminder_sent_at": order.lock_reminder_sent_at,
-        "auto_lock_at": order.auto_lock_at,
-        "cancelled_at": order.cancelled_at,
-        "queue_number": order.queue_number,
-        "breach": str(order.breach) if order.breach else None,
-        "paid_payment_id": order.paid_payment_id,
+        "b_configuration_code": order.configuration_code,
+        "b_trim_code": order.trim_code,
+        "b_limited_edition": order.limited_edition,
+        "b_price_amount": order.price.amount,
+        "b_currency": order.price.currency,
+        "b_status": str(order.status),
+        "b_version": order.version,
+        "b_updated_at": order.updated_at,
+        "b_expires_at": order.expires_at,
+        "b_paid_at": order.paid_at,
+        "b_locked_at": order.locked_at,
+        "b_lock_reminder_due_at": order.lock_reminder_due_at,
+        "b_lock_reminder_sent_at": order.lock_reminder_sent_at,
+        "b_auto_lock_at": order.auto_lock_at,
+        "b_cancelled_at": order.cancelled_at,
+        "b_queue_number": order.queue_number,
+        "b_breach": str(order.breach) if order.breach else None,
+        "b_paid_payment_id": order.paid_payment_id,
     }
 
 
-def _mutable_values_names() -> frozenset[str]:
-    """Order fields ``move_from`` may set (their columns share the name)."""
-    return frozenset(
-        {
-            "expires_at",
-            "paid_at",
-            "locked_at",
-            "lock_reminder_due_at",
-            "lock_reminder_sent_at",
-            "auto_lock_at",
-            "cancelled_at",
-            "queue_number",
-            "paid_payment_id",
-        }
+def _binds(columns: Sequence[str]) -> dict[str, Any]:
+    """``column = :b_column`` for each of ``columns`` (a bind may not share a column's name
+    in VALUES/SET)."""
+    return {name: bindparam(f"b_{name}") for name in columns}
+
+
+_ORDER_BY_ID = Prepared(select(orders).where(orders.c.id == bindparam("id")))
+_ORDER_BY_KEY = Prepared(
+    select(orders).where(
+        orders.c.customer_id == bindparam("customer_id"),
+        orders.c.idempotency_key == bindparam("key"),
+    )
+)
+_INSERT_ORDER = Prepared(insert(orders).values(_binds(_IDENTITY_COLUMNS + _MUTABLE_COLUMNS)))
+_UPDATE_ORDER = Prepared(
+    update(orders)
+    .where(orders.c.id == bindparam("b_id"), orders.c.version == bindparam("b_expected_version"))
+    .values(_binds(_MUTABLE_COLUMNS))
+)
+_RECORD_BREACH = Prepared(
+    update(orders)
+    .where(orders.c.id == bindparam("b_id"))
+    .values(breach=bindparam("b_breach"), version=orders.c.version + 1)
+)
+
+
+@cache
+def _move(changes: tuple[str, ...], of_customer: bool) -> Prepared:
+    """``move_from``'s UPDATE for one set of changed fields, with or without the owner check."""
+    conditions = [orders.c.id == bindparam("b_id"), orders.c.status == bindparam("b_from")]
+    if of_customer:
+        conditions.append(orders.c.customer_id == bindparam("b_customer_id"))
+    return Prepared(
+        update(orders)
+        .where(*conditions)
+        .values(
+            status=bindparam("b_status"),
+            version=orders.c.version + 1,
+            updated_at=bindparam("b_updated_at"),
+            **_binds(changes),
+        )
+        .returning(*orders.c)
     )
 
 
-#: Built once: a statement built per call with ``.values(...)`` costs more Python than its
-#: round trip (0.4 ms for an order's 30 columns, cache key included); executed with a
-#: parameter dict, the prebuilt one reuses SQLAlchemy's compiled form at once.
-_INSERT_ORDER = insert(orders)
-_INSERT_STATUS_CHANGE = insert(order_status_changes)
+#: PostgreSQL only: SQLite has no row locks (its BEGIN IMMEDIATE serialises writers).
+_LOCK_BUYER = Prepared(
+    select(customers.c.id).where(customers.c.id == bindparam("customer_id")).with_for_update()
+)
+_BUYER_ORDER_COLUMNS = (orders.c.id, orders.c.model_code, orders.c.trim_code, orders.c.status)
+_BUYER_ORDERS = Prepared(
+    select(*_BUYER_ORDER_COLUMNS).where(
+        orders.c.customer_id == bindparam("customer_id"),
+        orders.c.model_code == bindparam("model_code"),
+    )
+)
+#: The buyer's orders of a model, and (second shape) the one made with an idempotency key.
+_LOCKED_BUYER_ORDERS = Prepared(
+    select(*_BUYER_ORDER_COLUMNS, orders.c.idempotency_key).where(
+        orders.c.customer_id == bindparam("customer_id"),
+        orders.c.model_code == bindparam("model_code"),
+    )
+)
+_LOCKED_BUYER_ORDERS_OR_KEY = Prepared(
+    select(*_BUYER_ORDER_COLUMNS, orders.c.idempotency_key).where(
+        orders.c.customer_id == bindparam("customer_id"),
+        or_(
+            orders.c.model_code == bindparam("model_code"),
+            orders.c.idempotency_key == bindparam("key"),
+        ),
+    )
+)
+_LIMIT = bindparam("limit", type_=Integer)
+_NEWEST_FIRST = (orders.c.created_at.desc(), orders.c.id.desc())
+_FOR_CUSTOMER = Prepared(
+    select(orders)
+    .where(orders.c.customer_id == bindparam("customer_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(_LIMIT)
+)
+_FOR_CUSTOMER_AFTER = Prepared(
+    select(orders)
+    .where(orders.c.customer_id == bindparam("customer_id"), created_before_bound(orders))
+    .order_by(*_NEWEST_FIRST)
+    .limit(_LIMIT)
+)
+#: One statement per time column (``due``'s choice of column is its shape).
+_DUE = {
+    name: Prepared(
+        select(orders)
+        .where(orders.c.status == bindparam("status"), when.is_not(None), when <= bindparam("now"))
+        .order_by(when, orders.c.id)
+        .limit(_LIMIT)
+    )
+    for name, when in DUE_COLUMNS.items()
+}
+_INSERT_CONFIGURATION_CHANGE = Prepared(
+    insert(order_configuration_changes).values(
+        _binds(
+            (
+                "order_id",
+                "old_code",
+                "new_code",
+                "old_price_amount",
+                "new_price_amount",
+                "currency",
+                "actor",
+                "at",
+            )
+        )
+    )
+)
+_CONFIGURATION_CHANGES = Prepared(
+    select(order_configuration_changes)
+    .where(order_configuration_changes.c.order_id == bindparam("order_id"))
+    .order_by(order_configuration_changes.c.id)
+)
+
+
+def _configuration_change(row: Row) -> ConfigurationChange:
+    return ConfigurationChange(
+        order_id=row["order_id"],
+        old_code=row["old_code"],
+        new_code=row["new_code"],
+        old_price=Money(int(row["old_price_amount"]), row["currency"]),
+        new_price=Money(int(row["new_price_amount"]), row["currency"]),
+        actor=row["actor"],
+        at=row["at"],
+    )
 
 
 class SqlOrderRepository:
@@ -126,44 +296,42 @@ class SqlOrderRepository:
         self.conn = conn
 
     def add(self, order: Order) -> None:
-        self.conn.execute(
-            _INSERT_ORDER,
+        _INSERT_ORDER.run(
+            self.conn,
             {
-                "id": order.id,
-                "customer_id": order.customer_id,
-                "locale": order.locale,
-                "model_code": order.model_code,
-                "deposit_kind": str(order.deposit_kind),
-                "deposit_amount": order.deposit.amount,
-                "deposit_currency": order.deposit.currency,
-                "terms_code": order.terms.code,
-                "terms_version": order.terms.version,
-                "terms_hash": order.terms.content_hash,
-                "terms_accepted_at": order.terms.accepted_at,
-                "idempotency_key": order.idempotency_key,
-                "created_at": order.created_at,
-                **_mutable_values(order),
+                "b_id": order.id,
+                "b_customer_id": order.customer_id,
+                "b_locale": order.locale,
+                "b_model_code": order.model_code,
+                "b_deposit_kind": str(order.deposit_kind),
+                "b_deposit_amount": order.deposit.amount,
+                "b_deposit_currency": order.deposit.currency,
+                "b_terms_code": order.terms.code,
+                "b_terms_version": order.terms.version,
+                "b_terms_hash": order.terms.content_hash,
+                "b_terms_accepted_at": order.terms.accepted_at,
+                "b_idempotency_key": order.idempotency_key,
+                "b_created_at": order.created_at,
+                **_mutable_params(order),
             },
         )
 
     def get(self, order_id: str) -> Order | None:
-        return first(self.conn, select(orders).where(orders.c.id == order_id), order_from_row)
+        return _ORDER_BY_ID.one_as(self.conn, {"id": order_id}, order_from_row)
 
     def by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
-        query = select(orders).where(
-            orders.c.customer_id == customer_id, orders.c.idempotency_key == key
+        return _ORDER_BY_KEY.one_as(
+            self.conn, {"customer_id": customer_id, "key": key}, order_from_row
         )
-        return first(self.conn, query, order_from_row)
 
     def update(self, order: Order, *, expected_version: int) -> bool:
         if order.version != expected_version + 1:
             raise ValueError("an updated order carries the next version")
-        result = self.conn.execute(
-            update(orders)
-            .where(orders.c.id == order.id, orders.c.version == expected_version)
-            .values(**_mutable_values(order))
+        touched = _UPDATE_ORDER.run(
+            self.conn,
+            {"b_id": order.id, "b_expected_version": expected_version, **_mutable_params(order)},
         )
-        return bool(result.rowcount == 1)
+        return touched == 1
 
     def move_from(
         self,
@@ -178,29 +346,26 @@ class SqlOrderRepository:
         """Move the order from ``from_status`` to ``to_status`` with ``changes`` (Order field
         names) in one ``UPDATE ... WHERE status = :from RETURNING``, without reading it
         first; None when it is not in ``from_status`` (or not ``customer_id``'s)."""
-        values = {name: changes[name] for name in _mutable_values_names() if name in changes}
-        unknown = set(changes) - set(values)
+        unknown = set(changes) - _MOVABLE
         if unknown:
             raise ValueError(f"not changeable order fields: {sorted(unknown)}")
-        conditions = [orders.c.id == order_id, orders.c.status == str(from_status)]
-        if customer_id is not None:
-            conditions.append(orders.c.customer_id == customer_id)
-        statement = (
-            update(orders)
-            .where(*conditions)
-            .values(status=str(to_status), version=orders.c.version + 1, updated_at=now, **values)
-            .returning(*orders.c)
+        params = {f"b_{name}": value for name, value in changes.items()}
+        params.update(
+            b_id=order_id,
+            b_from=str(from_status),
+            b_status=str(to_status),
+            b_updated_at=now,
+            b_customer_id=customer_id,
         )
-        return first(self.conn, statement, order_from_row)
+        statement = _move(tuple(sorted(changes)), customer_id is not None)
+        return statement.one_as(self.conn, params, order_from_row)
 
     def lock_buyer(self, customer_id: str) -> None:
         """Serialise one buyer's concurrent reservations (fair-sale limits are read, then
         written). PostgreSQL locks the customer row; SQLite's BEGIN IMMEDIATE already
         serialises every writer."""
         if self.conn.dialect.name == "postgresql":
-            self.conn.execute(
-                select(customers.c.id).where(customers.c.id == customer_id).with_for_update()
-            )
+            _LOCK_BUYER.rows(self.conn, {"customer_id": customer_id})
 
     def lock_buyer_orders(
         self, customer_id: str, model_code: str, idempotency_key: str | None
@@ -213,56 +378,46 @@ class SqlOrderRepository:
         the lock is granted sees the order a concurrent request of the same buyer has just
         committed (a join in the locking statement would read the old snapshot)."""
         self.lock_buyer(customer_id)
-        mine = orders.c.model_code == model_code
-        if idempotency_key:
-            mine = or_(mine, orders.c.idempotency_key == idempotency_key)
-        query = select(
-            orders.c.id,
-            orders.c.model_code,
-            orders.c.trim_code,
-            orders.c.status,
-            orders.c.idempotency_key,
-        ).where(orders.c.customer_id == customer_id, mine)
+        params = {"customer_id": customer_id, "model_code": model_code, "key": idempotency_key}
+        query = _LOCKED_BUYER_ORDERS_OR_KEY if idempotency_key else _LOCKED_BUYER_ORDERS
         found: list[BuyerOrder] = []
         replay = None
-        for row in self.conn.execute(query):
-            if idempotency_key and row.idempotency_key == idempotency_key:
-                replay = row.id
-            if row.model_code == model_code:
-                found.append(
-                    BuyerOrder(row.id, row.model_code, row.trim_code, OrderStatus(row.status))
-                )
+        for row in query.rows(self.conn, params):
+            if idempotency_key and row["idempotency_key"] == idempotency_key:
+                replay = row["id"]
+            if row["model_code"] == model_code:
+                found.append(_buyer_order(row))
         return found, replay
 
     def buyer_orders(self, customer_id: str, model_code: str) -> list[BuyerOrder]:
-        query = select(orders.c.id, orders.c.model_code, orders.c.trim_code, orders.c.status).where(
-            orders.c.customer_id == customer_id, orders.c.model_code == model_code
+        return _BUYER_ORDERS.all_as(
+            self.conn, {"customer_id": customer_id, "model_code": model_code}, _buyer_order
         )
-        return [
-            BuyerOrder(row.id, row.model_code, row.trim_code, OrderStatus(row.status))
-            for row in self.conn.execute(query)
-        ]
 
     def for_customer(
         self, customer_id: str, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[Order]:
-        query = select(orders).where(orders.c.customer_id == customer_id)
-        if after is not None:
-            query = query.where(created_before(orders, after))
-        query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
-        return every(self.conn, query, order_from_row)
+        if after is None:
+            params = {"customer_id": customer_id, "limit": limit}
+            return _FOR_CUSTOMER.all_as(self.conn, params, order_from_row)
+        params = {
+            "customer_id": customer_id,
+            "after_created_at": after[0],
+            "after_id": after[1],
+            "limit": limit,
+        }
+        return _FOR_CUSTOMER_AFTER.all_as(self.conn, params, order_from_row)
 
     def add_status_change(self, order_id: str, change: StatusChange) -> None:
-        self.conn.execute(
-            _INSERT_STATUS_CHANGE, {"order_id": order_id, **status_change_values(change)}
-        )
+        self.add_status_changes(order_id, (change,))
 
     def add_status_changes(self, order_id: str, changes: Sequence[StatusChange]) -> None:
-        """Several moves of one order at once (e.g. paid, then locked on payment)."""
-        self.conn.execute(
-            _INSERT_STATUS_CHANGE,
-            [{"order_id": order_id, **status_change_values(change)} for change in changes],
-        )
+        """Several moves of one order at once (e.g. paid, then locked on payment), in one
+        statement."""
+        if not changes:
+            return
+        statement = status_change_insert(order_status_changes, "order_id", len(changes))
+        statement.run(self.conn, status_change_params("order_id", order_id, changes))
 
     def status_changes(self, order_id: str) -> list[StatusChange]:
         return status_history(
@@ -276,49 +431,28 @@ class SqlOrderRepository:
         )
 
     def add_configuration_change(self, change: ConfigurationChange) -> None:
-        self.conn.execute(
-            insert(order_configuration_changes).values(
-                order_id=change.order_id,
-                old_code=change.old_code,
-                new_code=change.new_code,
-                old_price_amount=change.old_price.amount,
-                new_price_amount=change.new_price.amount,
-                currency=change.new_price.currency,
-                actor=change.actor,
-                at=change.at,
-            )
+        _INSERT_CONFIGURATION_CHANGE.run(
+            self.conn,
+            {
+                "b_order_id": change.order_id,
+                "b_old_code": change.old_code,
+                "b_new_code": change.new_code,
+                "b_old_price_amount": change.old_price.amount,
+                "b_new_price_amount": change.new_price.amount,
+                "b_currency": change.new_price.currency,
+                "b_actor": change.actor,
+                "b_at": change.at,
+            },
         )
 
     def configuration_changes(self, order_id: str) -> list[ConfigurationChange]:
-        table = order_configuration_changes
-        query = select(table).where(table.c.order_id == order_id).order_by(table.c.id)
-        return every(
-            self.conn,
-            query,
-            lambda row: ConfigurationChange(
-                order_id=row["order_id"],
-                old_code=row["old_code"],
-                new_code=row["new_code"],
-                old_price=Money(int(row["old_price_amount"]), row["currency"]),
-                new_price=Money(int(row["new_price_amount"]), row["currency"]),
-                actor=row["actor"],
-                at=row["at"],
-            ),
+        return _CONFIGURATION_CHANGES.all_as(
+            self.conn, {"order_id": order_id}, _configuration_change
         )
 
     def due(self, status: OrderStatus, column: str, now: datetime, limit: int) -> list[Order]:
-        when = DUE_COLUMNS[column]
-        query = (
-            select(orders)
-            .where(orders.c.status == str(status), when.is_not(None), when <= now)
-            .order_by(when, orders.c.id)
-            .limit(limit)
-        )
-        return every(self.conn, query, order_from_row)
+        params = {"status": str(status), "now": now, "limit": limit}
+        return _DUE[column].all_as(self.conn, params, order_from_row)
 
     def record_breach(self, order_id: str, breach: BreachKind) -> None:
-        self.conn.execute(
-            update(orders)
-            .where(orders.c.id == order_id)
-            .values(breach=str(breach), version=orders.c.version + 1)
-        )
+        _RECORD_BREACH.run(self.conn, {"b_id": order_id, "b_breach": str(breach)})
