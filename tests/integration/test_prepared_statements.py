@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 from conftest import Database
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.orders import outbox
@@ -29,7 +39,7 @@ ADD = Prepared(
         created_at=bindparam("b_at"),
         available_at=bindparam("b_at"),
         attempts=0,
-        dead=False,
+        dead=True,  # never the notification relay's to send
     )
     .returning(outbox.c.id, outbox.c.dead, outbox.c.created_at)
 )
@@ -45,8 +55,12 @@ COUNT = Prepared(
 
 @pytest.fixture
 def engine(migrated: Database) -> Iterator[Engine]:
+    """The session's database; the rows a test adds are gone afterwards (they are in the
+    outbox, which other tests' relays read)."""
     built = create_engine(migrated.url)
     yield built
+    with built.begin() as conn:
+        conn.execute(delete(outbox).where(outbox.c.topic.like("test.prepared.%")))
     built.dispose()
 
 
@@ -61,7 +75,7 @@ def test_rows_match_what_sqlalchemy_reads(engine: Engine) -> None:
         added = ADD.first(conn, {"b_topic": name, "b_payload": payload, "b_at": NOW})
         ADD.first(conn, {"b_topic": name, "b_payload": [1, 2], "b_at": NOW + timedelta(1)})
     assert added is not None
-    assert added["dead"] is False
+    assert added["dead"] is True
     assert added["created_at"] == NOW
     assert added["created_at"].tzinfo is not None
 

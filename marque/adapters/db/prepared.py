@@ -72,7 +72,14 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError("a Prepared statement cannot have parameters rendered at execution")
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    if compiled.positional:
+        names = list(compiled.positiontup)
+    elif dialect.paramstyle == "pyformat":
+        # Only what the SQL names: ``binds`` also holds parameters the statement replaced
+        # (a SET column given as an expression such as ``version + 1``).
+        names = [name for name in compiled.binds if f"%({name})s" in compiled.string]
+    else:  # pragma: no cover - psycopg is pyformat, sqlite3 positional
+        names = list(compiled.binds)
     binds = []
     for name in names:
         bind = compiled.binds[name]
