@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marque.adapters.clock import system_clock
+from marque.adapters.db.prepared import Prepared, Row
 from marque.adapters.db.repositories.inserts import insert_returning_row
 from marque.adapters.db.tables.sandbox_payments import sandbox_payments as payments
 from marque.adapters.db.tables.sandbox_payments import sandbox_refunds as refunds
@@ -59,6 +60,51 @@ PAY_PAGE_PATH: Final = "/sandbox/pay/{reference}"
 SIMULATED_REFUND_FAILURE: Final = "sandbox: refund refused (MARQUE_SANDBOX_REFUND_FAILURE_RATE)"
 
 
+_SUCCEED = Prepared(
+    update(payments)
+    .where(payments.c.reference == bindparam("b_reference"))
+    .values(
+        status=ProviderPaymentStatus.SUCCEEDED.value,
+        captured_amount=bindparam("b_captured_amount"),
+        captured_currency=bindparam("b_captured_currency"),
+        failure_reason=None,
+        succeeded_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_FAIL = Prepared(
+    update(payments)
+    .where(payments.c.reference == bindparam("b_reference"))
+    .values(
+        status=ProviderPaymentStatus.FAILED.value,
+        failure_reason=bindparam("b_failure_reason"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_REFUNDED_SO_FAR = Prepared(
+    select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+        refunds.c.payment_reference == bindparam("reference"),
+        refunds.c.outcome == ProviderRefundStatus.SUCCEEDED.value,
+    )
+)
+_ADD_REFUND = Prepared(
+    insert(refunds)
+    .values(
+        reference=bindparam("b_reference"),
+        payment_reference=bindparam("b_payment_reference"),
+        merchant_reference=bindparam("b_merchant_reference"),
+        idempotency_key=bindparam("b_idempotency_key"),
+        amount=bindparam("b_amount"),
+        currency=bindparam("b_currency"),
+        outcome=bindparam("b_outcome"),
+        failure_reason=bindparam("b_failure_reason"),
+        created_at=bindparam("b_created_at"),
+        settles_at=bindparam("b_settles_at"),
+    )
+    .inline()
+)
+
+
 class SandboxPaymentProvider:
     """``PaymentProvider`` for demos and tests; the default (``MARQUE_PAYMENT_PROVIDER``)."""
 
@@ -74,6 +120,11 @@ class SandboxPaymentProvider:
         self._clock = clock
         self._key = webhook_secret(settings, NAME)
         self.behaviour = SandboxBehaviour(settings)
+        # Prepared statements raise the driver's own exceptions, not SQLAlchemy's wrappers.
+        self._duplicate: tuple[type[Exception], ...] = (
+            IntegrityError,
+            engine.dialect.loaded_dbapi.IntegrityError,
+        )
 
     # -------------------------------------------------------------- what the dispatcher uses
 
@@ -137,12 +188,12 @@ class SandboxPaymentProvider:
                 )
                 if row is None:  # the key was used before: its payment, as it is
                     row = records.payment_by_key(conn, idempotency_key)
-        except IntegrityError:  # the same key created at the same moment by another call
+        except self._duplicate:  # the same key created at the same moment by another call
             with self._engine.begin() as conn:
                 row = records.payment_by_key(conn, idempotency_key)
         if row is None:  # pragma: no cover - the unique key guarantees a row
             raise ProviderUnavailable(retry_after=1)
-        if row.merchant_reference != merchant_reference or records.requested(row) != amount:
+        if row["merchant_reference"] != merchant_reference or records.requested(row) != amount:
             raise records.key_reused(idempotency_key, "payment")
         if lose_answer:
             raise ProviderUnavailable(retry_after=1)
@@ -150,7 +201,7 @@ class SandboxPaymentProvider:
 
     def get_payment(self, reference: str) -> ProviderPayment:
         self._outage_before()
-        with self._engine.connect().execution_options(marque_readonly=True) as conn:
+        with records.reading(self._engine) as conn:
             row = records.payment_row(conn, reference)
         if row is None:
             raise records.not_found(reference)
@@ -177,19 +228,18 @@ class SandboxPaymentProvider:
                     reference = self._new_refund(
                         conn, payment_reference, merchant_reference, amount, idempotency_key, now
                     )
-                    row = conn.execute(
-                        select(refunds).where(refunds.c.reference == reference)
-                    ).one()
-        except IntegrityError:
+                    row = records.refund_row(conn, reference)
+                    assert row is not None  # inserted just now, in this transaction
+        except self._duplicate:
             created = False
             with self._engine.begin() as conn:
                 row = records.refund_by_key(conn, idempotency_key)
             if row is None:  # pragma: no cover - the unique key guarantees a row
                 raise ProviderUnavailable(retry_after=1) from None
         if (
-            row.payment_reference != payment_reference
-            or row.merchant_reference != merchant_reference
-            or Money(row.amount, row.currency) != amount
+            row["payment_reference"] != payment_reference
+            or row["merchant_reference"] != merchant_reference
+            or Money(row["amount"], row["currency"]) != amount
         ):
             raise records.key_reused(idempotency_key, "refund")
         if lose_answer:
@@ -209,22 +259,22 @@ class SandboxPaymentProvider:
     def settlement_report(self, day: date) -> list[SettlementLine]:
         self._outage_before()
         now = self._clock()
-        with self._engine.connect().execution_options(marque_readonly=True) as conn:
+        with records.reading(self._engine) as conn:
             return records.settlement_lines(conn, day, now)
 
     def inspect(self, reference: str) -> records.SandboxPaymentView:
         """The payment with its refunds and webhook deliveries (for the sandbox API and page)."""
         now = self._clock()
-        with self._engine.connect().execution_options(marque_readonly=True) as conn:
+        with records.reading(self._engine) as conn:
             row = records.payment_row(conn, reference)
             if row is None:
                 raise records.not_found(reference)
             return records.SandboxPaymentView(
                 payment=self._payment(row),
                 requested=records.requested(row),
-                description=row.description,
-                failure_reason=row.failure_reason,
-                succeeded_at=row.succeeded_at,
+                description=row["description"],
+                failure_reason=row["failure_reason"],
+                succeeded_at=row["succeeded_at"],
                 refunds=records.refund_views(conn, reference, now),
                 webhooks=records.delivery_views(conn, reference),
             )
@@ -250,20 +300,17 @@ class SandboxPaymentProvider:
             row = records.payment_row(conn, reference, for_update=True)
             if row is None:
                 raise records.not_found(reference)
-            status = ProviderPaymentStatus(row.status)
+            status = ProviderPaymentStatus(row["status"])
             if succeeded and status is not ProviderPaymentStatus.SUCCEEDED:
                 taken = captured or records.requested(row)
-                conn.execute(
-                    update(payments)
-                    .where(payments.c.reference == reference)
-                    .values(
-                        status=ProviderPaymentStatus.SUCCEEDED.value,
-                        captured_amount=taken.amount,
-                        captured_currency=taken.currency,
-                        failure_reason=None,
-                        succeeded_at=now,
-                        updated_at=now,
-                    )
+                _SUCCEED.run(
+                    conn,
+                    {
+                        "b_reference": reference,
+                        "b_captured_amount": taken.amount,
+                        "b_captured_currency": taken.currency,
+                        "b_now": now,
+                    },
                 )
                 self._announce(conn, row, WebhookEventType.PAYMENT_SUCCEEDED, taken, now)
             elif not succeeded and status is ProviderPaymentStatus.SUCCEEDED:
@@ -274,14 +321,8 @@ class SandboxPaymentProvider:
                 )
             elif not succeeded and status is ProviderPaymentStatus.PENDING:
                 reason = (failure_reason or "declined")[:200]
-                conn.execute(
-                    update(payments)
-                    .where(payments.c.reference == reference)
-                    .values(
-                        status=ProviderPaymentStatus.FAILED.value,
-                        failure_reason=reason,
-                        updated_at=now,
-                    )
+                _FAIL.run(
+                    conn, {"b_reference": reference, "b_failure_reason": reason, "b_now": now}
                 )
                 self._announce(
                     conn, row, WebhookEventType.PAYMENT_FAILED, records.requested(row), now, reason
@@ -308,8 +349,8 @@ class SandboxPaymentProvider:
         if self.behaviour.outage():  # nothing to lose: read calls fail before answering
             raise ProviderUnavailable(retry_after=1)
 
-    def _payment(self, row: Row[Any]) -> ProviderPayment:
-        return records.to_payment(row, self.pay_url(row.reference))
+    def _payment(self, row: Row) -> ProviderPayment:
+        return records.to_payment(row, self.pay_url(row["reference"]))
 
     def _new_refund(
         self,
@@ -323,21 +364,16 @@ class SandboxPaymentProvider:
         payment = records.payment_row(conn, payment_reference, for_update=True)
         if payment is None:
             raise records.not_found(payment_reference)
-        if payment.status != ProviderPaymentStatus.SUCCEEDED.value:
+        if payment["status"] != ProviderPaymentStatus.SUCCEEDED.value:
             raise Conflict(
                 PaymentMessage.PAYMENT_NOT_CAPTURED,
                 code=PaymentErrorCode.PAYMENT_NOT_CAPTURED,
                 reference=payment_reference,
-                status=payment.status,
+                status=payment["status"],
             )
         captured = records.captured(payment)
         records.check_amount(amount, captured.currency)
-        already = conn.execute(
-            select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-                refunds.c.payment_reference == payment_reference,
-                refunds.c.outcome == ProviderRefundStatus.SUCCEEDED.value,
-            )
-        ).scalar_one()
+        already = _REFUNDED_SO_FAR.scalar(conn, {"reference": payment_reference})
         remaining = Money(captured.amount - int(already), captured.currency)
         if amount > remaining:
             raise Conflict(
@@ -351,19 +387,20 @@ class SandboxPaymentProvider:
         outcome = ProviderRefundStatus.FAILED if fails else ProviderRefundStatus.SUCCEEDED
         settles_at = now + self.behaviour.refund_delay
         reference = records.new_reference("sbr")
-        conn.execute(
-            insert(refunds).values(
-                reference=reference,
-                payment_reference=payment_reference,
-                merchant_reference=merchant_reference,
-                idempotency_key=key,
-                amount=amount.amount,
-                currency=amount.currency,
-                outcome=outcome.value,
-                failure_reason=SIMULATED_REFUND_FAILURE if fails else None,
-                created_at=now,
-                settles_at=settles_at,
-            )
+        _ADD_REFUND.run(
+            conn,
+            {
+                "b_reference": reference,
+                "b_payment_reference": payment_reference,
+                "b_merchant_reference": merchant_reference,
+                "b_idempotency_key": key,
+                "b_amount": amount.amount,
+                "b_currency": amount.currency,
+                "b_outcome": outcome.value,
+                "b_failure_reason": SIMULATED_REFUND_FAILURE if fails else None,
+                "b_created_at": now,
+                "b_settles_at": settles_at,
+            },
         )
         event = WebhookEvent(
             event_id=records.new_reference("evt"),
@@ -381,7 +418,7 @@ class SandboxPaymentProvider:
     def _announce(
         self,
         conn: Connection,
-        row: Row[Any],
+        row: Row,
         kind: WebhookEventType,
         amount: Money,
         now: datetime,
@@ -390,8 +427,8 @@ class SandboxPaymentProvider:
         event = WebhookEvent(
             event_id=records.new_reference("evt"),
             type=kind,
-            payment_reference=row.reference,
-            merchant_reference=row.merchant_reference,
+            payment_reference=row["reference"],
+            merchant_reference=row["merchant_reference"],
             amount=amount,
             occurred_at=now,
             failure_reason=failure_reason,

@@ -7,12 +7,15 @@ view (a payment with its refunds and webhook deliveries) that the sandbox API sh
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
+from marque.adapters.db.prepared import Prepared, Row
 from marque.adapters.db.tables.sandbox_payments import sandbox_payments as payments
 from marque.adapters.db.tables.sandbox_payments import sandbox_refunds as refunds
 from marque.adapters.db.tables.sandbox_payments import sandbox_webhook_deliveries as deliveries
@@ -83,101 +86,134 @@ def not_found(reference: str) -> NotFound:
 # ---------------------------------------------------------------------------- reading rows
 
 
-def payment_row(conn: Connection, reference: str, *, for_update: bool = False) -> Row[Any] | None:
-    query = select(payments).where(payments.c.reference == reference)
-    return conn.execute(query.with_for_update() if for_update else query).one_or_none()
+_PAYMENT = select(payments).where(payments.c.reference == bindparam("reference"))
+_PAYMENT_ROW = Prepared(_PAYMENT)
+_PAYMENT_ROW_FOR_UPDATE = Prepared(_PAYMENT.with_for_update())
+_PAYMENT_BY_KEY = Prepared(select(payments).where(payments.c.idempotency_key == bindparam("key")))
+_REFUND_ROW = Prepared(select(refunds).where(refunds.c.reference == bindparam("reference")))
+_REFUND_BY_KEY = Prepared(select(refunds).where(refunds.c.idempotency_key == bindparam("key")))
+_PAYMENTS_SUCCEEDED = Prepared(
+    select(payments).where(
+        payments.c.status == ProviderPaymentStatus.SUCCEEDED.value,
+        payments.c.succeeded_at >= bindparam("start"),
+        payments.c.succeeded_at < bindparam("end"),
+    )
+)
+_REFUNDS_SETTLED = Prepared(
+    select(refunds).where(
+        refunds.c.outcome == ProviderRefundStatus.SUCCEEDED.value,
+        refunds.c.settles_at >= bindparam("start"),
+        refunds.c.settles_at < bindparam("end"),
+        refunds.c.settles_at <= bindparam("now"),
+    )
+)
+_REFUNDS_OF_PAYMENT = Prepared(
+    select(refunds)
+    .where(refunds.c.payment_reference == bindparam("reference"))
+    .order_by(refunds.c.created_at, refunds.c.reference)
+)
+_DELIVERIES_OF_PAYMENT = Prepared(
+    select(deliveries)
+    .where(deliveries.c.payment_reference == bindparam("reference"))
+    .order_by(deliveries.c.id)
+)
 
 
-def payment_by_key(conn: Connection, key: str) -> Row[Any] | None:
-    return conn.execute(select(payments).where(payments.c.idempotency_key == key)).one_or_none()
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction, begun before the first statement: Prepared statements run
+    on the driver's cursor and do not begin one themselves (SQLite's ``BEGIN`` is what
+    gives the reads one snapshot)."""
+    with engine.connect().execution_options(marque_readonly=True) as conn:
+        conn.begin()
+        yield conn
 
 
-def refund_by_key(conn: Connection, key: str) -> Row[Any] | None:
-    return conn.execute(select(refunds).where(refunds.c.idempotency_key == key)).one_or_none()
+def payment_row(conn: Connection, reference: str, *, for_update: bool = False) -> Row | None:
+    """The payment's row as a dict keyed by column (None when there is none)."""
+    query = _PAYMENT_ROW_FOR_UPDATE if for_update else _PAYMENT_ROW
+    return query.first(conn, {"reference": reference})
 
 
-def requested(row: Row[Any]) -> Money:
-    return Money(row.amount, row.currency)
+def payment_by_key(conn: Connection, key: str) -> Row | None:
+    return _PAYMENT_BY_KEY.first(conn, {"key": key})
 
 
-def captured(row: Row[Any]) -> Money:
+def refund_row(conn: Connection, reference: str) -> Row | None:
+    return _REFUND_ROW.first(conn, {"reference": reference})
+
+
+def refund_by_key(conn: Connection, key: str) -> Row | None:
+    return _REFUND_BY_KEY.first(conn, {"key": key})
+
+
+def requested(row: Row) -> Money:
+    return Money(row["amount"], row["currency"])
+
+
+def captured(row: Row) -> Money:
     """What the provider took (the requested amount unless the sandbox was told otherwise)."""
-    if row.captured_amount is None:
-        return Money(row.amount, row.currency)
-    return Money(row.captured_amount, row.captured_currency)
+    if row["captured_amount"] is None:
+        return Money(row["amount"], row["currency"])
+    return Money(row["captured_amount"], row["captured_currency"])
 
 
-def to_payment(row: Row[Any], pay_url: str) -> ProviderPayment:
+def to_payment(row: Row, pay_url: str) -> ProviderPayment:
     """The contract's view; a succeeded payment shows what was captured."""
-    status = ProviderPaymentStatus(row.status)
+    status = ProviderPaymentStatus(row["status"])
     succeeded = status is ProviderPaymentStatus.SUCCEEDED
     return ProviderPayment(
-        reference=row.reference,
-        merchant_reference=row.merchant_reference,
+        reference=row["reference"],
+        merchant_reference=row["merchant_reference"],
         amount=captured(row) if succeeded else requested(row),
         status=status,
         pay_url=pay_url,
         qr_payload=pay_url,
-        created_at=row.created_at,
+        created_at=row["created_at"],
     )
 
 
-def refund_status(
-    row: Row[Any], now: datetime, *, first_answer: bool = False
-) -> ProviderRefundStatus:
+def refund_status(row: Row, now: datetime, *, first_answer: bool = False) -> ProviderRefundStatus:
     """PENDING on the first answer and until ``settles_at``; then the decided outcome."""
-    if first_answer or row.settles_at > now:
+    if first_answer or row["settles_at"] > now:
         return ProviderRefundStatus.PENDING
-    return ProviderRefundStatus(row.outcome)
+    return ProviderRefundStatus(row["outcome"])
 
 
-def to_refund(row: Row[Any], now: datetime, *, first_answer: bool = False) -> ProviderRefund:
+def to_refund(row: Row, now: datetime, *, first_answer: bool = False) -> ProviderRefund:
     status = refund_status(row, now, first_answer=first_answer)
     return ProviderRefund(
-        reference=row.reference,
-        payment_reference=row.payment_reference,
-        merchant_reference=row.merchant_reference,
-        amount=Money(row.amount, row.currency),
+        reference=row["reference"],
+        payment_reference=row["payment_reference"],
+        merchant_reference=row["merchant_reference"],
+        amount=Money(row["amount"], row["currency"]),
         status=status,
-        failure_reason=row.failure_reason if status is ProviderRefundStatus.FAILED else None,
-        settled_at=None if status is ProviderRefundStatus.PENDING else row.settles_at,
+        failure_reason=row["failure_reason"] if status is ProviderRefundStatus.FAILED else None,
+        settled_at=None if status is ProviderRefundStatus.PENDING else row["settles_at"],
     )
 
 
 def settlement_lines(conn: Connection, day: date, now: datetime) -> list[SettlementLine]:
     """Payments that succeeded and refunds that settled as succeeded on ``day`` (UTC)."""
     start, end = utc_day(day)
-    paid = conn.execute(
-        select(payments).where(
-            payments.c.status == ProviderPaymentStatus.SUCCEEDED.value,
-            payments.c.succeeded_at >= start,
-            payments.c.succeeded_at < end,
-        )
-    ).all()
-    refunded = conn.execute(
-        select(refunds).where(
-            refunds.c.outcome == ProviderRefundStatus.SUCCEEDED.value,
-            refunds.c.settles_at >= start,
-            refunds.c.settles_at < end,
-            refunds.c.settles_at <= now,
-        )
-    ).all()
+    paid = _PAYMENTS_SUCCEEDED.rows(conn, {"start": start, "end": end})
+    refunded = _REFUNDS_SETTLED.rows(conn, {"start": start, "end": end, "now": now})
     lines = [
         SettlementLine(
             kind=SettlementKind.PAYMENT,
-            reference=row.reference,
-            merchant_reference=row.merchant_reference,
+            reference=row["reference"],
+            merchant_reference=row["merchant_reference"],
             amount=captured(row),
-            settled_at=row.succeeded_at,
+            settled_at=row["succeeded_at"],
         )
         for row in paid
     ] + [
         SettlementLine(
             kind=SettlementKind.REFUND,
-            reference=row.reference,
-            merchant_reference=row.merchant_reference,
-            amount=Money(row.amount, row.currency),
-            settled_at=row.settles_at,
+            reference=row["reference"],
+            merchant_reference=row["merchant_reference"],
+            amount=Money(row["amount"], row["currency"]),
+            settled_at=row["settles_at"],
         )
         for row in refunded
     ]
@@ -222,30 +258,24 @@ class SandboxPaymentView:
 def refund_views(
     conn: Connection, payment_reference: str, now: datetime
 ) -> list[SandboxRefundView]:
-    rows = conn.execute(
-        select(refunds)
-        .where(refunds.c.payment_reference == payment_reference)
-        .order_by(refunds.c.created_at, refunds.c.reference)
-    ).all()
-    return [SandboxRefundView(to_refund(row, now), row.created_at, row.settles_at) for row in rows]
+    rows = _REFUNDS_OF_PAYMENT.rows(conn, {"reference": payment_reference})
+    return [
+        SandboxRefundView(to_refund(row, now), row["created_at"], row["settles_at"]) for row in rows
+    ]
 
 
 def delivery_views(conn: Connection, payment_reference: str) -> list[WebhookDeliveryView]:
-    rows = conn.execute(
-        select(deliveries)
-        .where(deliveries.c.payment_reference == payment_reference)
-        .order_by(deliveries.c.id)
-    ).all()
+    rows = _DELIVERIES_OF_PAYMENT.rows(conn, {"reference": payment_reference})
     return [
         WebhookDeliveryView(
-            event_id=row.event_id,
-            type=row.event_type,
-            refund_reference=row.refund_reference,
-            due_at=row.due_at,
-            attempts=row.attempts,
-            last_status=row.last_status,
-            delivered_at=row.delivered_at,
-            gave_up_at=row.gave_up_at,
+            event_id=row["event_id"],
+            type=row["event_type"],
+            refund_reference=row["refund_reference"],
+            due_at=row["due_at"],
+            attempts=row["attempts"],
+            last_status=row["last_status"],
+            delivered_at=row["delivered_at"],
+            gave_up_at=row["gave_up_at"],
         )
         for row in rows
     ]
@@ -264,7 +294,9 @@ __all__ = [
     "not_found",
     "payment_by_key",
     "payment_row",
+    "reading",
     "refund_by_key",
+    "refund_row",
     "refund_status",
     "refund_views",
     "requested",

@@ -31,10 +31,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 import httpx
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, insert, select, update
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.sandbox_payments import sandbox_webhook_deliveries as deliveries
 from marque.adapters.payments.errors import PaymentErrorCode, PaymentMessage
+from marque.adapters.payments.sandbox_records import reading
 from marque.adapters.payments.signing import SIGNATURE_HEADER, signature_header
 from marque.domain.money import Money
 from marque.services.payment_ports import WebhookEvent, WebhookEventType, WebhookRejected
@@ -138,22 +140,39 @@ class DeliveryPlan:
     copies: int = 1
 
 
+_SCHEDULE = Prepared(
+    insert(deliveries)
+    .values(
+        event_id=bindparam("b_event_id"),
+        event_type=bindparam("b_event_type"),
+        payment_reference=bindparam("b_payment_reference"),
+        refund_reference=bindparam("b_refund_reference"),
+        body=bindparam("b_body"),
+        created_at=bindparam("b_created_at"),
+        due_at=bindparam("b_due_at"),
+        attempts=0,
+    )
+    .inline()
+)
+
+
 def schedule(conn: Connection, event: WebhookEvent, plan: DeliveryPlan, *, now: datetime) -> None:
-    body = encode_event(event).decode()
-    rows = [
-        {
-            "event_id": event.event_id,
-            "event_type": str(event.type),
-            "payment_reference": event.payment_reference,
-            "refund_reference": event.refund_reference,
-            "body": body,
-            "created_at": now,
-            "due_at": plan.due_at,
-            "attempts": 0,
-        }
-        for _ in range(max(1, plan.copies))
-    ]
-    conn.execute(insert(deliveries), rows)
+    row = {
+        "event_id": event.event_id,
+        "event_type": str(event.type),
+        "payment_reference": event.payment_reference,
+        "refund_reference": event.refund_reference,
+        "body": encode_event(event).decode(),
+        "created_at": now,
+        "due_at": plan.due_at,
+        "attempts": 0,
+    }
+    if plan.copies <= 1:
+        _SCHEDULE.run(
+            conn, {f"b_{name}": value for name, value in row.items() if name != "attempts"}
+        )
+    else:  # a duplicated event: its copies in one executemany, as one statement
+        conn.execute(insert(deliveries), [row] * plan.copies)
 
 
 # ---------------------------------------------------------------------------- delivery
@@ -203,34 +222,75 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
 
 
+_CLAIM = Prepared(
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("b_id"),
+        deliveries.c.attempts == bindparam("b_seen_attempts"),
+        deliveries.c.delivered_at.is_(None),
+        deliveries.c.gave_up_at.is_(None),
+    )
+    .values(attempts=bindparam("b_attempts"), due_at=bindparam("b_due_at"))
+)
+
+
+def _record_statement(*columns: str) -> Prepared:
+    """An attempt's outcome: ``last_status`` and ``last_error`` plus ``columns``."""
+    names = ("last_status", "last_error", *columns)
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in names}
+    return Prepared(update(deliveries).where(deliveries.c.id == bindparam("b_id")).values(values))
+
+
+#: One statement per outcome: delivered, failed and retried later, failed for good.
+_DELIVERED = _record_statement("delivered_at")
+_RETRY = _record_statement("due_at")
+_GIVE_UP = _record_statement("gave_up_at")
+
+
 def _claim(engine: Engine, row_id: int, seen_attempts: int, now: datetime) -> bool:
     with engine.begin() as conn:
-        claimed = conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id == row_id,
-                deliveries.c.attempts == seen_attempts,
-                deliveries.c.delivered_at.is_(None),
-                deliveries.c.gave_up_at.is_(None),
-            )
-            .values(attempts=seen_attempts + 1, due_at=now + timedelta(seconds=CLAIM_SECONDS))
+        claimed = _CLAIM.run(
+            conn,
+            {
+                "b_id": row_id,
+                "b_seen_attempts": seen_attempts,
+                "b_attempts": seen_attempts + 1,
+                "b_due_at": now + timedelta(seconds=CLAIM_SECONDS),
+            },
         )
-        return claimed.rowcount == 1
+        return claimed == 1
 
 
 def _record(engine: Engine, row_id: int, attempts: int, status: int, now: datetime) -> None:
-    values: dict[str, Any] = {"last_status": status or None}
+    values: dict[str, Any] = {"b_id": row_id, "b_last_status": status or None}
     if 200 <= status < 300:
-        values["delivered_at"] = now
-        values["last_error"] = None
+        statement = _DELIVERED
+        values["b_delivered_at"] = now
+        values["b_last_error"] = None
     else:
-        values["last_error"] = "no answer" if status == 0 else f"HTTP {status}"
+        values["b_last_error"] = "no answer" if status == 0 else f"HTTP {status}"
         if attempts >= MAX_ATTEMPTS:
-            values["gave_up_at"] = now
+            statement = _GIVE_UP
+            values["b_gave_up_at"] = now
         else:
-            values["due_at"] = now + backoff(attempts)
+            statement = _RETRY
+            values["b_due_at"] = now + backoff(attempts)
     with engine.begin() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == row_id).values(**values))
+        statement.run(conn, values)
+
+
+_DUE = (
+    select(deliveries.c.id, deliveries.c.attempts, deliveries.c.body, deliveries.c.event_id)
+    .where(
+        deliveries.c.delivered_at.is_(None),
+        deliveries.c.gave_up_at.is_(None),
+        deliveries.c.due_at <= bindparam("at"),
+    )
+    .order_by(deliveries.c.due_at, deliveries.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_ALL_DUE = Prepared(_DUE)
+_DUE_FOR_PAYMENT = Prepared(_DUE.where(deliveries.c.payment_reference == bindparam("reference")))
 
 
 def deliver_due(
@@ -250,25 +310,17 @@ def deliver_due(
     at = now or source.now()
     send = post or http_post
     engine = source.engine
-    query = (
-        select(deliveries.c.id, deliveries.c.attempts, deliveries.c.body, deliveries.c.event_id)
-        .where(
-            deliveries.c.delivered_at.is_(None),
-            deliveries.c.gave_up_at.is_(None),
-            deliveries.c.due_at <= at,
-        )
-        .order_by(deliveries.c.due_at, deliveries.c.id)
-        .limit(limit)
-    )
-    if payment_reference is not None:
-        query = query.where(deliveries.c.payment_reference == payment_reference)
-    with engine.connect().execution_options(marque_readonly=True) as conn:
-        due = conn.execute(query).all()
+    with reading(engine) as conn:
+        if payment_reference is None:
+            due = _ALL_DUE.rows(conn, {"at": at, "limit": limit})
+        else:
+            params = {"at": at, "limit": limit, "reference": payment_reference}
+            due = _DUE_FOR_PAYMENT.rows(conn, params)
     delivered = 0
     for row in due:
-        if not _claim(engine, row.id, row.attempts, at):
+        if not _claim(engine, row["id"], row["attempts"], at):
             continue
-        body = str(row.body).encode()
+        body = str(row["body"]).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "marque-sandbox-webhooks/1",
@@ -279,14 +331,18 @@ def deliver_due(
         except Exception:  # a broken receiver must not stop the other deliveries
             log.exception("webhook POST raised")
             status = 0
-        attempts = row.attempts + 1
-        _record(engine, row.id, attempts, status, at)
+        attempts = row["attempts"] + 1
+        _record(engine, row["id"], attempts, status, at)
         if 200 <= status < 300:
             delivered += 1
         else:
             log.info(
                 "webhook delivery failed",
-                extra={"ctx_event_id": row.event_id, "ctx_status": status, "ctx_attempt": attempts},
+                extra={
+                    "ctx_event_id": row["event_id"],
+                    "ctx_status": status,
+                    "ctx_attempt": attempts,
+                },
             )
     return delivered
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.auth import (
     auth_attempts,
     auth_tokens,
@@ -31,11 +31,11 @@ from marque.domain.credentials import (
 from marque.domain.identity import ActorKind
 
 
-def _customer(row: RowMapping) -> CustomerAccount:
+def _customer(row: Mapping[str, Any]) -> CustomerAccount:
     return CustomerAccount(id=row["id"], phone=row["phone"], created_at=row["created_at"])
 
 
-def _staff(row: RowMapping) -> StaffAccount:
+def _staff(row: Mapping[str, Any]) -> StaffAccount:
     return StaffAccount(
         id=row["id"],
         username=row["username"],
@@ -46,7 +46,7 @@ def _staff(row: RowMapping) -> StaffAccount:
     )
 
 
-def _sms_code(row: RowMapping) -> SmsCodeRecord:
+def _sms_code(row: Mapping[str, Any]) -> SmsCodeRecord:
     return SmsCodeRecord(
         id=row["id"],
         phone=row["phone"],
@@ -59,6 +59,65 @@ def _sms_code(row: RowMapping) -> SmsCodeRecord:
     )
 
 
+def _token(row: Mapping[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        token_hash=row["token_hash"],
+        kind=TokenKind(row["kind"]),
+        actor_kind=ActorKind(row["actor_kind"]),
+        actor_id=row["actor_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        client_ip=row["client_ip"],
+    )
+
+
+# Every request's token lookup and a sign-in cache miss's customer read run these.
+_TOKEN = Prepared(select(auth_tokens).where(auth_tokens.c.token_hash == bindparam("hash")))
+_CUSTOMER = Prepared(select(customers).where(customers.c.id == bindparam("id")))
+_CUSTOMER_BY_PHONE = Prepared(select(customers).where(customers.c.phone == bindparam("phone")))
+_ADD_CUSTOMER = Prepared(
+    insert(customers)
+    .values(id=bindparam("b_id"), phone=bindparam("b_phone"), created_at=bindparam("b_at"))
+    .inline()
+)
+_STAFF = Prepared(select(staff_users).where(staff_users.c.id == bindparam("id")))
+_ADD_TOKEN = Prepared(
+    insert(auth_tokens)
+    .values(
+        token_hash=bindparam("b_token_hash"),
+        kind=bindparam("b_kind"),
+        actor_kind=bindparam("b_actor_kind"),
+        actor_id=bindparam("b_actor_id"),
+        created_at=bindparam("b_created_at"),
+        expires_at=bindparam("b_expires_at"),
+        revoked_at=bindparam("b_revoked_at"),
+        client_ip=bindparam("b_client_ip"),
+    )
+    .inline()
+)
+_BY_USERNAME = select(staff_users).where(staff_users.c.username == bindparam("username"))
+_STAFF_BY_USERNAME = Prepared(_BY_USERNAME)
+_STAFF_BY_USERNAME_FOR_UPDATE = Prepared(_BY_USERNAME.with_for_update())
+_SMS_CODES = (
+    select(sms_codes)
+    .where(
+        sms_codes.c.phone == bindparam("phone"),
+        sms_codes.c.purpose == bindparam("purpose"),
+        sms_codes.c.created_at > bindparam("since"),
+        sms_codes.c.consumed_at.is_(None),
+    )
+    .order_by(sms_codes.c.created_at.desc(), sms_codes.c.id.desc())
+)
+_OPEN_SMS_CODES = Prepared(_SMS_CODES)
+_OPEN_SMS_CODES_FOR_UPDATE = Prepared(_SMS_CODES.with_for_update())
+_REVOKE_TOKEN = Prepared(
+    update(auth_tokens)
+    .where(auth_tokens.c.token_hash == bindparam("b_hash"), auth_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("b_at"))
+)
+
+
 class SqlAuthRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -66,32 +125,21 @@ class SqlAuthRepository:
     # ------------------------------------------------------------------ customers
 
     def customer_by_phone(self, phone: str) -> CustomerAccount | None:
-        row = (
-            self._conn.execute(select(customers).where(customers.c.phone == phone))
-            .mappings()
-            .first()
-        )
-        return _customer(row) if row else None
+        return _CUSTOMER_BY_PHONE.one_as(self._conn, {"phone": phone}, _customer)
 
     def customer(self, customer_id: str) -> CustomerAccount | None:
-        row = (
-            self._conn.execute(select(customers).where(customers.c.id == customer_id))
-            .mappings()
-            .first()
-        )
-        return _customer(row) if row else None
+        return _CUSTOMER.one_as(self._conn, {"id": customer_id}, _customer)
 
     def customers(self, customer_ids: Collection[str]) -> dict[str, CustomerAccount]:
         if not customer_ids:
             return {}
+        # An IN list: stays on Core (Prepared cannot render one); a cold path (staff lists).
         query = select(customers).where(customers.c.id.in_(list(customer_ids)))
-        return {row["id"]: _customer(row) for row in self._conn.execute(query).mappings()}
+        return {row.id: _customer(row._asdict()) for row in self._conn.execute(query)}
 
     def add_customer(self, account: CustomerAccount) -> None:
-        self._conn.execute(
-            insert(customers).values(
-                id=account.id, phone=account.phone, created_at=account.created_at
-            )
+        _ADD_CUSTOMER.run(
+            self._conn, {"b_id": account.id, "b_phone": account.phone, "b_at": account.created_at}
         )
 
     # ------------------------------------------------------------------ staff
@@ -99,21 +147,14 @@ class SqlAuthRepository:
     def staff_by_username(
         self, username: str, *, for_update: bool = False
     ) -> StaffCredentials | None:
-        query = select(staff_users).where(staff_users.c.username == username)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = _STAFF_BY_USERNAME_FOR_UPDATE if for_update else _STAFF_BY_USERNAME
+        row = query.first(self._conn, {"username": username})
         if row is None:
             return None
         return StaffCredentials(account=_staff(row), password_hash=row["password_hash"])
 
     def staff(self, staff_id: str) -> StaffAccount | None:
-        row = (
-            self._conn.execute(select(staff_users).where(staff_users.c.id == staff_id))
-            .mappings()
-            .first()
-        )
-        return _staff(row) if row else None
+        return _STAFF.one_as(self._conn, {"id": staff_id}, _staff)
 
     def add_staff(self, credentials: StaffCredentials, *, now: datetime) -> None:
         account = credentials.account
@@ -169,19 +210,9 @@ class SqlAuthRepository:
     def open_sms_codes(
         self, phone: str, purpose: str, *, since: datetime, for_update: bool = False
     ) -> Sequence[SmsCodeRecord]:
-        query = (
-            select(sms_codes)
-            .where(
-                sms_codes.c.phone == phone,
-                sms_codes.c.purpose == purpose,
-                sms_codes.c.created_at > since,
-                sms_codes.c.consumed_at.is_(None),
-            )
-            .order_by(sms_codes.c.created_at.desc(), sms_codes.c.id.desc())
-        )
-        if for_update:
-            query = query.with_for_update()
-        return [_sms_code(row) for row in self._conn.execute(query).mappings()]
+        query = _OPEN_SMS_CODES_FOR_UPDATE if for_update else _OPEN_SMS_CODES
+        params = {"phone": phone, "purpose": purpose, "since": since}
+        return query.all_as(self._conn, params, _sms_code)
 
     def count_sms_code_attempt(self, code_id: int) -> None:
         self._conn.execute(
@@ -244,45 +275,25 @@ class SqlAuthRepository:
     # ------------------------------------------------------------------ tokens
 
     def add_token(self, record: TokenRecord) -> None:
-        self._conn.execute(
-            insert(auth_tokens).values(
-                token_hash=record.token_hash,
-                kind=str(record.kind),
-                actor_kind=str(record.actor_kind),
-                actor_id=record.actor_id,
-                created_at=record.created_at,
-                expires_at=record.expires_at,
-                revoked_at=record.revoked_at,
-                client_ip=record.client_ip,
-            )
+        _ADD_TOKEN.run(
+            self._conn,
+            {
+                "b_token_hash": record.token_hash,
+                "b_kind": str(record.kind),
+                "b_actor_kind": str(record.actor_kind),
+                "b_actor_id": record.actor_id,
+                "b_created_at": record.created_at,
+                "b_expires_at": record.expires_at,
+                "b_revoked_at": record.revoked_at,
+                "b_client_ip": record.client_ip,
+            },
         )
 
     def token(self, token_hash: str) -> TokenRecord | None:
-        row = (
-            self._conn.execute(select(auth_tokens).where(auth_tokens.c.token_hash == token_hash))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        return TokenRecord(
-            token_hash=row["token_hash"],
-            kind=TokenKind(row["kind"]),
-            actor_kind=ActorKind(row["actor_kind"]),
-            actor_id=row["actor_id"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            revoked_at=row["revoked_at"],
-            client_ip=row["client_ip"],
-        )
+        return _TOKEN.one_as(self._conn, {"hash": token_hash}, _token)
 
     def revoke_token(self, token_hash: str, *, at: datetime) -> bool:
-        result = self._conn.execute(
-            update(auth_tokens)
-            .where(auth_tokens.c.token_hash == token_hash, auth_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        return bool(result.rowcount)
+        return bool(_REVOKE_TOKEN.run(self._conn, {"b_hash": token_hash, "b_at": at}))
 
     # ------------------------------------------------------------------ sandbox inbox
 

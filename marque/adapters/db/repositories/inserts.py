@@ -6,23 +6,49 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+
+from marque.adapters.db.prepared import Prepared, Row
 
 
 @cache
-def _statement(dialect: str, table: Table, unique: tuple[str, ...], whole_row: bool) -> Any:
-    """Built once per table and key, executed with the row as parameters: building it per
-    call with ``.values(...)`` cost more Python than the round trip (hot on launch night:
-    idempotency claims, webhook receipts, ledger postings)."""
+def _statement(
+    dialect: str, table: Table, unique: tuple[str, ...], whole_row: bool, keys: tuple[str, ...]
+) -> Prepared:
+    """One ``Prepared`` per shape: the inserted columns are fixed in the VALUES (a bind per
+    column the caller gives, named ``b_<column>``). Hot on launch night: idempotency
+    claims, webhook receipts, ledger postings.
+
+    The dialect is part of the shape because ON CONFLICT is a dialect's own construct:
+    PostgreSQL's and SQLite's compile only on their own dialect."""
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table)
     elif dialect == "sqlite":
         statement = sqlite.insert(table)
     else:  # pragma: no cover - marque runs on these two
         raise RuntimeError(f"unsupported database {dialect}")
+    # A Prepared statement never fills in Python-side column defaults: refuse to skip one.
+    skipped = [c.key for c in table.columns if c.default is not None and c.key not in keys]
+    if skipped:  # pragma: no cover - no table has one today
+        raise ValueError(f"{table.name}: give {skipped} (they have Python-side defaults)")
     returned = table.columns if whole_row else table.primary_key.columns
-    return statement.on_conflict_do_nothing(index_elements=list(unique)).returning(*returned)
+    return Prepared(
+        statement.values({key: bindparam(f"b_{key}") for key in keys})
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(*returned)
+    )
+
+
+def _run(
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    unique: Sequence[str],
+    whole_row: bool,
+) -> Row | None:
+    prepared = _statement(conn.dialect.name, table, tuple(unique), whole_row, tuple(sorted(values)))
+    return prepared.first(conn, {f"b_{key}": value for key, value in values.items()})
 
 
 def insert_returning_key(
@@ -34,18 +60,17 @@ def insert_returning_key(
     A concurrent insert of the same key waits for the other transaction and then does
     nothing, so exactly one of two racing callers gets a key.
     """
-    statement = _statement(conn.dialect.name, table, tuple(unique), False)
     # RETURNING, not rowcount: with an implicit RETURNING the driver's rowcount is unreliable.
-    row = conn.execute(statement, dict(values)).first()
-    return None if row is None else row[0]
+    row = _run(conn, table, values, unique, False)
+    return None if row is None else next(iter(row.values()))
 
 
 def insert_returning_row(
     conn: Connection, table: Table, values: Mapping[str, Any], *, unique: Sequence[str]
-) -> Row[Any] | None:
-    """``insert_returning_key``, giving back the whole new row (None when it existed)."""
-    statement = _statement(conn.dialect.name, table, tuple(unique), True)
-    return conn.execute(statement, dict(values)).first()
+) -> Row | None:
+    """``insert_returning_key``, giving back the whole new row as a dict keyed by column
+    key (None when it existed)."""
+    return _run(conn, table, values, unique, True)
 
 
 def insert_if_absent(

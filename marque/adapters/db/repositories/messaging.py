@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Connection, Integer, bindparam, delete, insert, or_, select, update
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.repositories.inserts import insert_if_absent
 from marque.adapters.db.tables.orders import idempotency_keys, outbox, webhook_receipts
 from marque.domain.money import Money
@@ -20,7 +20,7 @@ from marque.domain.order_records import (
 )
 
 
-def _message(row: RowMapping) -> OutboxMessage:
+def _message(row: Mapping[str, Any]) -> OutboxMessage:
     return OutboxMessage(
         id=row["id"],
         topic=row["topic"],
@@ -30,7 +30,46 @@ def _message(row: RowMapping) -> OutboxMessage:
     )
 
 
-_INSERT_OUTBOX = insert(outbox)  # built once (see repositories/orders.py)
+# inline(): no implicit RETURNING of the new id, which nobody reads.
+_ADD_MESSAGE = Prepared(
+    insert(outbox)
+    .values(
+        topic=bindparam("b_topic"),
+        payload=bindparam("b_payload"),
+        created_at=bindparam("b_at"),
+        available_at=bindparam("b_at"),
+        attempts=0,
+        dead=False,
+    )
+    .inline()
+)
+_DUE_MESSAGES = (
+    select(outbox)
+    .where(
+        outbox.c.sent_at.is_(None),
+        outbox.c.dead.is_(False),
+        outbox.c.available_at <= bindparam("now"),
+    )
+    .order_by(outbox.c.available_at, outbox.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_CLAIM_MESSAGES = Prepared(_DUE_MESSAGES)
+#: PostgreSQL: relays in several processes each take messages the others have not locked.
+_CLAIM_MESSAGES_SKIP_LOCKED = Prepared(_DUE_MESSAGES.with_for_update(skip_locked=True))
+_UNSENT = select(outbox).where(outbox.c.sent_at.is_(None), outbox.c.dead.is_(False))
+_PENDING = Prepared(_UNSENT.order_by(outbox.c.id))
+_PENDING_OF_TOPIC = Prepared(
+    _UNSENT.where(outbox.c.topic == bindparam("topic")).order_by(outbox.c.id)
+)
+_FAIL_MESSAGE = Prepared(
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"))
+    .values(
+        last_error=bindparam("b_error"),
+        available_at=bindparam("b_retry_at"),
+        dead=bindparam("b_dead"),
+    )
+)
 
 
 class SqlOutboxRepository:
@@ -38,31 +77,15 @@ class SqlOutboxRepository:
         self.conn = conn
 
     def add(self, topic: str, payload: dict[str, Any], *, now: datetime) -> None:
-        self.conn.execute(
-            _INSERT_OUTBOX,
-            {
-                "topic": topic,
-                "payload": payload,
-                "created_at": now,
-                "available_at": now,
-                "attempts": 0,
-                "dead": False,
-            },
-        )
+        _ADD_MESSAGE.run(self.conn, {"b_topic": topic, "b_payload": payload, "b_at": now})
 
     def claim(self, now: datetime, *, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        query = (
-            select(outbox)
-            .where(
-                outbox.c.sent_at.is_(None), outbox.c.dead.is_(False), outbox.c.available_at <= now
-            )
-            .order_by(outbox.c.available_at, outbox.c.id)
-            .limit(limit)
-        )
         if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(self.conn.execute(query).mappings())
-        if rows:
+            query = _CLAIM_MESSAGES_SKIP_LOCKED
+        else:
+            query = _CLAIM_MESSAGES
+        rows = query.rows(self.conn, {"now": now, "limit": limit})
+        if rows:  # an IN list: stays on Core (Prepared cannot render one)
             self.conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_([row["id"] for row in rows]))
@@ -78,20 +101,18 @@ class SqlOutboxRepository:
         )
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: datetime, dead: bool) -> None:
-        self.conn.execute(
-            update(outbox)
-            .where(outbox.c.id == message_id)
-            .values(last_error=error[:500], available_at=retry_at, dead=dead)
+        _FAIL_MESSAGE.run(
+            self.conn,
+            {"b_id": message_id, "b_error": error[:500], "b_retry_at": retry_at, "b_dead": dead},
         )
 
     def pending(self, topic: str | None = None) -> list[OutboxMessage]:
-        query = select(outbox).where(outbox.c.sent_at.is_(None), outbox.c.dead.is_(False))
-        if topic is not None:
-            query = query.where(outbox.c.topic == topic)
-        return [_message(row) for row in self.conn.execute(query.order_by(outbox.c.id)).mappings()]
+        if topic is None:
+            return _PENDING.all_as(self.conn, {}, _message)
+        return _PENDING_OF_TOPIC.all_as(self.conn, {"topic": topic}, _message)
 
 
-def _record(row: RowMapping) -> IdempotencyRecord:
+def _record(row: Mapping[str, Any]) -> IdempotencyRecord:
     return IdempotencyRecord(
         actor=row["actor"],
         key=row["key"],
@@ -104,9 +125,37 @@ def _record(row: RowMapping) -> IdempotencyRecord:
     )
 
 
-#: Built once (see repositories/orders.py); the SET values come as parameters.
-_COMPLETE_KEY = update(idempotency_keys).where(
-    idempotency_keys.c.actor == bindparam("of_actor"), idempotency_keys.c.key == bindparam("of_key")
+_THE_KEY = (
+    idempotency_keys.c.actor == bindparam("b_actor"),
+    idempotency_keys.c.key == bindparam("b_key"),
+)
+_GET_KEY = Prepared(select(idempotency_keys).where(*_THE_KEY))
+_COMPLETE_KEY = Prepared(
+    update(idempotency_keys)
+    .where(*_THE_KEY)
+    .values(
+        status=bindparam("b_status"),
+        response=bindparam("b_response"),
+        completed_at=bindparam("b_completed_at"),
+    )
+)
+_RELEASE_KEY = Prepared(
+    delete(idempotency_keys).where(*_THE_KEY, idempotency_keys.c.status.is_(None))
+)
+_RESTART_KEY = Prepared(
+    update(idempotency_keys)
+    .where(
+        *_THE_KEY,
+        idempotency_keys.c.status.is_(None),
+        or_(
+            idempotency_keys.c.created_at < bindparam("b_lease_started_before"),
+            idempotency_keys.c.created_at.is_(None),
+        ),
+    )
+    .values(created_at=bindparam("b_now"))
+)
+_PURGE_KEYS = Prepared(
+    delete(idempotency_keys).where(idempotency_keys.c.created_at < bindparam("b_older_than"))
 )
 
 
@@ -132,56 +181,62 @@ class SqlIdempotencyRepository:
         )
 
     def get(self, actor: str, key: str) -> IdempotencyRecord | None:
-        query = select(idempotency_keys).where(
-            idempotency_keys.c.actor == actor, idempotency_keys.c.key == key
-        )
-        row = self.conn.execute(query).mappings().first()
-        return _record(row) if row else None
+        return _GET_KEY.one_as(self.conn, {"b_actor": actor, "b_key": key}, _record)
 
     def complete(self, actor: str, key: str, *, status: int, response: Any, now: datetime) -> None:
-        self.conn.execute(
-            _COMPLETE_KEY,
+        _COMPLETE_KEY.run(
+            self.conn,
             {
-                "of_actor": actor,
-                "of_key": key,
-                "status": status,
-                "response": response,
-                "completed_at": now,
+                "b_actor": actor,
+                "b_key": key,
+                "b_status": status,
+                "b_response": response,
+                "b_completed_at": now,
             },
         )
 
     def release(self, actor: str, key: str) -> None:
-        self.conn.execute(
-            delete(idempotency_keys).where(
-                idempotency_keys.c.actor == actor,
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.status.is_(None),
-            )
-        )
+        _RELEASE_KEY.run(self.conn, {"b_actor": actor, "b_key": key})
 
     def restart(
         self, actor: str, key: str, *, now: datetime, lease_started_before: datetime
     ) -> bool:
-        result = self.conn.execute(
-            update(idempotency_keys)
-            .where(
-                idempotency_keys.c.actor == actor,
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.status.is_(None),
-                or_(
-                    idempotency_keys.c.created_at < lease_started_before,
-                    idempotency_keys.c.created_at.is_(None),
-                ),
-            )
-            .values(created_at=now)
+        touched = _RESTART_KEY.run(
+            self.conn,
+            {
+                "b_actor": actor,
+                "b_key": key,
+                "b_now": now,
+                "b_lease_started_before": lease_started_before,
+            },
         )
-        return bool(result.rowcount == 1)
+        return touched == 1
 
     def purge(self, older_than: datetime) -> int:
-        result = self.conn.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than)
-        )
-        return int(result.rowcount)
+        return _PURGE_KEYS.run(self.conn, {"b_older_than": older_than})
+
+
+def _receipt(row: Mapping[str, Any]) -> WebhookReceipt:
+    return WebhookReceipt(
+        provider=row["provider"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        outcome=WebhookOutcome(row["outcome"]),
+        detail=row["detail"],
+        received_at=row["received_at"],
+    )
+
+
+_THE_RECEIPT = (
+    webhook_receipts.c.provider == bindparam("b_provider"),
+    webhook_receipts.c.event_id == bindparam("b_event_id"),
+)
+_GET_RECEIPT = Prepared(select(webhook_receipts).where(*_THE_RECEIPT))
+_SET_OUTCOME = Prepared(
+    update(webhook_receipts)
+    .where(*_THE_RECEIPT)
+    .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"))
+)
 
 
 class SqlWebhookReceiptRepository:
@@ -215,29 +270,18 @@ class SqlWebhookReceiptRepository:
         )
 
     def get(self, provider: str, event_id: str) -> WebhookReceipt | None:
-        query = select(webhook_receipts).where(
-            webhook_receipts.c.provider == provider, webhook_receipts.c.event_id == event_id[:64]
-        )
-        row = self.conn.execute(query).mappings().first()
-        if row is None:
-            return None
-        return WebhookReceipt(
-            provider=row["provider"],
-            event_id=row["event_id"],
-            event_type=row["event_type"],
-            outcome=WebhookOutcome(row["outcome"]),
-            detail=row["detail"],
-            received_at=row["received_at"],
-        )
+        params = {"b_provider": provider, "b_event_id": event_id[:64]}
+        return _GET_RECEIPT.one_as(self.conn, params, _receipt)
 
     def set_outcome(
         self, provider: str, event_id: str, outcome: WebhookOutcome, detail: str
     ) -> None:
-        self.conn.execute(
-            update(webhook_receipts)
-            .where(
-                webhook_receipts.c.provider == provider,
-                webhook_receipts.c.event_id == event_id[:64],
-            )
-            .values(outcome=str(outcome), detail=detail[:500])
+        _SET_OUTCOME.run(
+            self.conn,
+            {
+                "b_provider": provider,
+                "b_event_id": event_id[:64],
+                "b_outcome": str(outcome),
+                "b_detail": detail[:500],
+            },
         )
