@@ -20,8 +20,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.orders import outbox
@@ -133,6 +135,41 @@ def test_statement_listeners_see_prepared_statements(engine: Engine) -> None:
         COUNT.scalar(conn, {"t": topic()})
     assert [kind for kind, _ in seen] == ["before", "after"]
     assert seen[0][1].startswith("SELECT count(*)")
+
+
+def test_driver_errors_are_sqlalchemys_and_a_lost_connection_is_invalidated(
+    engine: Engine, migrated: Database
+) -> None:
+    name = topic()
+    with engine.begin() as conn:
+        added = ADD.first(conn, {"b_topic": name, "b_payload": {}, "b_at": NOW})
+    assert added is not None
+    duplicate = Prepared(
+        insert(outbox).values(
+            id=bindparam("b_id"),
+            topic=bindparam("b_topic"),
+            payload={},
+            created_at=NOW,
+            available_at=NOW,
+            attempts=0,
+            dead=True,
+        )
+    )
+    with engine.connect() as conn, pytest.raises(IntegrityError):
+        duplicate.run(conn, {"b_id": added["id"], "b_topic": name})
+    if migrated.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(migrated.url)
+        with admin.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        with pytest.raises(OperationalError) as lost:
+            COUNT.scalar(conn, {"t": name})
+        assert lost.value.connection_invalidated
+    with engine.connect() as conn:  # the pool gives a working connection again
+        assert COUNT.scalar(conn, {"t": name}) == 1
 
 
 def test_a_missing_parameter_is_a_key_error_and_in_lists_are_refused(engine: Engine) -> None:

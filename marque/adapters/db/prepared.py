@@ -128,24 +128,35 @@ class Prepared:
             found = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
         return found
 
-    def _execute(self, conn: Connection, compiled: _Compiled, params: Any) -> Any:
+    def _execute(
+        self, conn: Connection, compiled: _Compiled, params: Any, fetch: bool
+    ) -> tuple[Any, int]:
+        """(every row or None, row count). A driver error is handled as SQLAlchemy handles
+        its own: wrapped in its exception classes (``IntegrityError`` ...), and a lost
+        connection invalidated with the pool's older connections."""
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         dispatch = conn.dispatch
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(conn, cursor, compiled.sql, params, None, False)
-        cursor.execute(compiled.sql, params)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, compiled.sql, params, None, False)
-        return cursor
+        try:
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(conn, cursor, compiled.sql, params, None, False)
+            cursor.execute(compiled.sql, params)
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(conn, cursor, compiled.sql, params, None, False)
+            # Every row, always: SQLite finishes an INSERT ... RETURNING only once read out.
+            fetched = cursor.fetchall() if fetch else None
+            return fetched, int(cursor.rowcount)
+        except Exception as exc:
+            # SQLAlchemy's own handler (the same in 2.0 and 2.1); it raises. Covered by
+            # tests/integration/test_prepared_statements.py for both cases above.
+            conn._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)
+            raise  # pragma: no cover - the handler always raises
+        finally:
+            cursor.close()
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Row]:
         compiled = self._compiled(conn)
-        cursor = self._execute(conn, compiled, compiled.parameters(params or {}))
-        try:
-            # Every row, always: SQLite finishes an INSERT ... RETURNING only once read out.
-            return compiled.rows(cursor.fetchall())
-        finally:
-            cursor.close()
+        fetched, _count = self._execute(conn, compiled, compiled.parameters(params or {}), True)
+        return compiled.rows(fetched)
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Row | None:
         found = self.rows(conn, params)
@@ -170,11 +181,8 @@ class Prepared:
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
         """Execute a statement without RETURNING; the number of rows it touched."""
         compiled = self._compiled(conn)
-        cursor = self._execute(conn, compiled, compiled.parameters(params or {}))
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        _rows, count = self._execute(conn, compiled, compiled.parameters(params or {}), False)
+        return count
 
 
 __all__ = ["Prepared", "Row"]
