@@ -105,6 +105,15 @@ def test_runs_inside_the_callers_transaction(engine: Engine) -> None:
         assert COUNT.scalar(conn, {"t": name}) == 0
 
 
+def test_a_fresh_connection_begins_a_transaction_as_sqlalchemy_would(engine: Engine) -> None:
+    name = topic()
+    with engine.connect() as conn:
+        ADD.first(conn, {"b_topic": name, "b_payload": {}, "b_at": NOW})
+        assert conn.in_transaction()
+    with engine.connect() as conn:  # closed without a commit: nothing was kept
+        assert COUNT.scalar(conn, {"t": name}) == 0
+
+
 def test_run_gives_the_row_count_and_mappers_build_values(engine: Engine) -> None:
     name = topic()
     with engine.begin() as conn:

@@ -134,6 +134,8 @@ class Prepared:
         """(every row or None, row count). A driver error is handled as SQLAlchemy handles
         its own: wrapped in its exception classes (``IntegrityError`` ...), and a lost
         connection invalidated with the pool's older connections."""
+        if not conn.in_transaction():
+            conn.begin()  # as Connection.execute would (autobegin): never a statement outside one
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         dispatch = conn.dispatch
         try:
