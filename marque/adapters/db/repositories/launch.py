@@ -13,16 +13,22 @@ Each hot-path method is one statement that checks and writes at once:
 
 SQLite has no row locks: its writers are serialised by ``BEGIN IMMEDIATE`` (see
 adapters/db/engine.py), which makes the same statements exact there.
+
+The statements are ``Prepared`` (built once at import, adapters/db/prepared.py). Those that
+lock are prepared in two forms, skipping locked rows or waiting for them; SQLite's compiler
+leaves ``FOR UPDATE`` out, so the same two serve it.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.catalog import models, trims
 from marque.adapters.db.tables.launch import FREE, SHARDS, SOLD, edition_units, queue_counters
 from marque.adapters.db.tables.orders import orders
@@ -31,6 +37,146 @@ from marque.domain.order_entities import Order
 
 U, Q = edition_units, queue_counters
 WAITING_STATUSES = sorted(str(status) for status in WAITING)
+
+_EDITION = and_(U.c.model_code == bindparam("b_model"), U.c.trim_code == bindparam("b_trim"))
+_LIMITED_TRIM = and_(
+    trims.c.model_code == bindparam("b_model"),
+    trims.c.code == bindparam("b_trim"),
+    trims.c.limited_edition.is_(True),
+)
+
+
+def _claim(*, wait: bool) -> Prepared:
+    """Take the free unit held longest ago (within the cap) for ``b_order_id``."""
+    cap = (
+        select(trims.c.unit_cap)
+        .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
+        .scalar_subquery()
+    )
+    pick = (
+        select(U.c.id)
+        .where(_EDITION, U.c.held_until < bindparam("b_now"), U.c.number <= cap)
+        .order_by(U.c.held_until, U.c.number)
+        .limit(1)
+        .with_for_update(skip_locked=not wait)
+    )
+    return Prepared(
+        update(U)
+        .where(U.c.id == pick.scalar_subquery())
+        .values(
+            order_id=bindparam("b_order_id"),
+            held_until=bindparam("b_held_until"),
+            taken_at=bindparam("b_now"),
+        )
+        .returning(U.c.number)
+    )
+
+
+_CLAIM = {False: _claim(wait=False), True: _claim(wait=True)}
+_CAP_AND_TOP = Prepared(
+    select(
+        trims.c.unit_cap.label("cap"),
+        select(func.max(U.c.number)).where(_EDITION).scalar_subquery().label("top"),
+    ).where(_LIMITED_TRIM)
+)
+_DROP_ABOVE_CAP = Prepared(
+    delete(U).where(_EDITION, U.c.number > bindparam("b_cap"), U.c.order_id.is_(None))
+)
+_CONFIRM = Prepared(
+    update(U)
+    .where(U.c.order_id == bindparam("b_order_id"))
+    .values(held_until=SOLD)
+    .returning(U.c.number)
+)
+_RELEASE = Prepared(
+    update(U)
+    .where(U.c.order_id == bindparam("b_order_id"))
+    .values(order_id=None, held_until=FREE, taken_at=None)
+    .returning(U.c.number)
+)
+_UNIT_OF = Prepared(select(U.c.number).where(U.c.order_id == bindparam("order_id")))
+_CAP = Prepared(select(trims.c.unit_cap).where(_LIMITED_TRIM))
+_SOLD_AND_HELD = Prepared(
+    select(
+        func.count().filter(U.c.held_until == SOLD).label("sold"),
+        func.count()
+        .filter(U.c.held_until >= bindparam("b_now"), U.c.held_until < SOLD)
+        .label("held"),
+    ).where(_EDITION, U.c.number <= bindparam("b_cap"))
+)
+
+
+def _take_number(*, wait: bool) -> Prepared:
+    """Advance the least advanced counter shard of ``b_configuration`` by ``SHARDS``."""
+    pick = (
+        select(Q.c.shard)
+        .where(Q.c.configuration_code == bindparam("b_configuration"))
+        .order_by(Q.c.last, Q.c.shard)
+        .limit(1)
+        .with_for_update(skip_locked=not wait)
+    )
+    return Prepared(
+        update(Q)
+        .where(
+            Q.c.configuration_code == bindparam("b_configuration"),
+            Q.c.shard == pick.scalar_subquery(),
+        )
+        .values(last=Q.c.last + SHARDS)
+        .returning(Q.c.last)
+    )
+
+
+_TAKE_NUMBER = {False: _take_number(wait=False), True: _take_number(wait=True)}
+
+#: Paid orders of a configuration still waiting for their car (the statuses are constant
+#: binds: ``Prepared`` cannot expand an IN list at execution).
+_WAITING = and_(
+    orders.c.configuration_code == bindparam("configuration"),
+    orders.c.queue_number.is_not(None),
+    orders.c.status.in_([bindparam(f"waiting_{s}", s) for s in WAITING_STATUSES]),
+)
+_LOCKED = orders.c.locked_at.is_not(None)
+_COUNT_WAITING = Prepared(select(func.count().label("n")).where(_WAITING))
+#: Ahead of a locked order: orders locked before it (queue number breaks ties).
+_AHEAD_OF_LOCKED = Prepared(
+    select(func.count().label("n")).where(
+        _WAITING,
+        orders.c.id != bindparam("id"),
+        _LOCKED,
+        or_(
+            orders.c.locked_at < bindparam("locked_at"),
+            and_(
+                orders.c.locked_at == bindparam("locked_at"),
+                orders.c.queue_number < bindparam("queue_number"),
+            ),
+        ),
+    )
+)
+#: Ahead of an unlocked order: every locked order, and unlocked ones with smaller numbers.
+_AHEAD_OF_UNLOCKED = Prepared(
+    select(func.count().label("n")).where(
+        _WAITING,
+        orders.c.id != bindparam("id"),
+        or_(_LOCKED, orders.c.queue_number < bindparam("queue_number")),
+    )
+)
+_TRIM_ON_SALE = Prepared(
+    update(trims)
+    .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
+    .values(on_sale_at=bindparam("b_at"))
+)
+_MODEL_ON_SALE = Prepared(
+    update(models).where(models.c.code == bindparam("b_model")).values(on_sale_at=bindparam("b_at"))
+)
+_MODEL_TRIMS_ON_SALE = Prepared(
+    update(trims)
+    .where(trims.c.model_code == bindparam("b_model"))
+    .values(on_sale_at=bindparam("b_at"))
+)
+
+
+def _number(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class SqlLaunchRepository:
@@ -53,74 +199,37 @@ class SqlLaunchRepository:
     ) -> int | None:
         """Give ``order_id`` a free unit until ``held_until`` (None: sold, for a paid order);
         its number, or None when none is left."""
-        until = SOLD if held_until is None else held_until
-        number = self._claim(model_code, trim_code, order_id, until, now, wait=False)
+        params = {
+            "b_model": model_code,
+            "b_trim": trim_code,
+            "b_order_id": order_id,
+            "b_held_until": SOLD if held_until is None else held_until,
+            "b_now": now,
+        }
+        number = _CLAIM[False].scalar(self.conn, params)
         if number is not None:
-            return number
+            return int(number)
         # Nothing free that nobody holds. Create missing units first (the first buyers of an
         # edition, or a raised cap; cheap when there is nothing to do), then look again,
         # this time waiting for units other transactions hold: one that comes back is taken.
         added = self._top_up(model_code, trim_code)
         if not (added or self._postgres):
             return None  # SQLite: writers are serialised, so nothing is held elsewhere
-        return self._claim(model_code, trim_code, order_id, until, now, wait=True)
-
-    def _claim(
-        self,
-        model_code: str,
-        trim_code: str,
-        order_id: str,
-        held_until: datetime,
-        now: datetime,
-        *,
-        wait: bool,
-    ) -> int | None:
-        cap = (
-            select(trims.c.unit_cap)
-            .where(trims.c.model_code == model_code, trims.c.code == trim_code)
-            .scalar_subquery()
-        )
-        pick = (
-            select(U.c.id)
-            .where(
-                U.c.model_code == model_code,
-                U.c.trim_code == trim_code,
-                U.c.held_until < now,
-                U.c.number <= cap,
-            )
-            .order_by(U.c.held_until, U.c.number)
-            .limit(1)
-        )
-        if self._postgres:
-            pick = pick.with_for_update(skip_locked=not wait)
-        statement = (
-            update(U)
-            .where(U.c.id == pick.scalar_subquery())
-            .values(order_id=order_id, held_until=held_until, taken_at=now)
-            .returning(U.c.number)
-        )
-        number = self.conn.execute(statement).scalar()
-        return None if number is None else int(number)
+        return _number(_CLAIM[True].scalar(self.conn, params))
 
     def _top_up(self, model_code: str, trim_code: str) -> bool:
         """Bring the edition's units in line with its cap (one read when they are): create
         the missing ones, drop free ones above it. True when units were added."""
-        edition = and_(U.c.model_code == model_code, U.c.trim_code == trim_code)
-        highest = select(func.max(U.c.number)).where(edition).scalar_subquery()
-        row = self.conn.execute(
-            select(trims.c.unit_cap, highest).where(
-                trims.c.model_code == model_code,
-                trims.c.code == trim_code,
-                trims.c.limited_edition.is_(True),
-            )
-        ).first()
-        if row is None or row[0] is None:
+        edition = {"b_model": model_code, "b_trim": trim_code}
+        row = _CAP_AND_TOP.first(self.conn, edition)
+        if row is None or row["cap"] is None:
             return False
-        cap, top = int(row[0]), int(row[1] or 0)
+        cap, top = int(row["cap"]), int(row["top"] or 0)
         if top > cap:
-            self.conn.execute(delete(U).where(edition, U.c.number > cap, U.c.order_id.is_(None)))
+            _DROP_ABOVE_CAP.run(self.conn, {**edition, "b_cap": cap})
         if top >= cap:
             return False
+        # Rare (an edition's first buyers, a raised cap) and of any length: an executemany.
         rows = [
             {
                 "model_code": model_code,
@@ -144,43 +253,22 @@ class SqlLaunchRepository:
     def confirm_unit(self, order_id: str) -> int | None:
         """The order's unit becomes sold; its number, or None when the order holds none (its
         hold ran out and another buyer took the unit)."""
-        number = self.conn.execute(
-            update(U).where(U.c.order_id == order_id).values(held_until=SOLD).returning(U.c.number)
-        ).scalar()
-        return None if number is None else int(number)
+        return _number(_CONFIRM.scalar(self.conn, {"b_order_id": order_id}))
 
     def release_unit(self, order_id: str) -> int | None:
         """Give the order's unit back to the edition; its number, or None if it held none."""
-        number = self.conn.execute(
-            update(U)
-            .where(U.c.order_id == order_id)
-            .values(order_id=None, held_until=FREE, taken_at=None)
-            .returning(U.c.number)
-        ).scalar()
-        return None if number is None else int(number)
+        return _number(_RELEASE.scalar(self.conn, {"b_order_id": order_id}))
 
     def unit_of(self, order_id: str) -> int | None:
-        number = self.conn.execute(select(U.c.number).where(U.c.order_id == order_id)).scalar()
-        return None if number is None else int(number)
+        return _number(_UNIT_OF.scalar(self.conn, {"order_id": order_id}))
 
     def stock(self, model_code: str, trim_code: str, now: datetime) -> EditionStock | None:
-        cap = self.conn.execute(
-            select(trims.c.unit_cap).where(
-                trims.c.model_code == model_code,
-                trims.c.code == trim_code,
-                trims.c.limited_edition.is_(True),
-            )
-        ).scalar()
+        edition = {"b_model": model_code, "b_trim": trim_code}
+        cap = _CAP.scalar(self.conn, edition)
         if cap is None:
             return None
-        sold = func.count().filter(U.c.held_until == SOLD)
-        held = func.count().filter(U.c.held_until >= now, U.c.held_until < SOLD)
-        row = self.conn.execute(
-            select(sold, held).where(
-                U.c.model_code == model_code, U.c.trim_code == trim_code, U.c.number <= cap
-            )
-        ).one()
-        return EditionStock(model_code, trim_code, int(cap), int(row[0]), int(row[1]))
+        [row] = _SOLD_AND_HELD.rows(self.conn, {**edition, "b_now": now, "b_cap": cap})
+        return EditionStock(model_code, trim_code, int(cap), int(row["sold"]), int(row["held"]))
 
     # -- queue numbers --------------------------------------------------------------------
     def next_queue_number(self, configuration_code: str) -> int:
@@ -201,24 +289,8 @@ class SqlLaunchRepository:
         return number
 
     def _take_number(self, configuration_code: str, *, wait: bool) -> int | None:
-        pick = (
-            select(Q.c.shard)
-            .where(Q.c.configuration_code == configuration_code)
-            .order_by(Q.c.last, Q.c.shard)
-            .limit(1)
-        )
-        if self._postgres:
-            pick = pick.with_for_update(skip_locked=not wait)
-        statement = (
-            update(Q)
-            .where(
-                Q.c.configuration_code == configuration_code, Q.c.shard == pick.scalar_subquery()
-            )
-            .values(last=Q.c.last + SHARDS)
-            .returning(Q.c.last)
-        )
-        number = self.conn.execute(statement).scalar()
-        return None if number is None else int(number)
+        statement = _TAKE_NUMBER[wait]
+        return _number(statement.scalar(self.conn, {"b_configuration": configuration_code}))
 
     def _add_shards(self, configuration_code: str) -> None:
         dialect = postgresql if self._postgres else sqlite
@@ -236,56 +308,30 @@ class SqlLaunchRepository:
         """Open paid orders of the order's configuration that will be built before it."""
         if order.queue_number is None:
             return 0
-        locked = orders.c.locked_at.is_not(None)
-        if order.locked_at is not None:
-            before = and_(
-                locked,
-                or_(
-                    orders.c.locked_at < order.locked_at,
-                    and_(
-                        orders.c.locked_at == order.locked_at,
-                        orders.c.queue_number < order.queue_number,
-                    ),
-                ),
-            )
-        else:
-            before = or_(locked, orders.c.queue_number < order.queue_number)
-        query = select(func.count()).where(
-            orders.c.configuration_code == order.configuration_code,
-            orders.c.queue_number.is_not(None),
-            orders.c.status.in_(WAITING_STATUSES),
-            orders.c.id != order.id,
-            before,
-        )
-        return int(self.conn.execute(query).scalar_one())
+        params = {
+            "configuration": order.configuration_code,
+            "id": order.id,
+            "queue_number": order.queue_number,
+        }
+        if order.locked_at is None:
+            return int(_AHEAD_OF_UNLOCKED.scalar(self.conn, params))
+        params["locked_at"] = order.locked_at
+        return int(_AHEAD_OF_LOCKED.scalar(self.conn, params))
 
     def waiting(self, configuration_code: str) -> int:
         """Open paid orders of a configuration: what a newcomer at the back would wait for."""
-        query = select(func.count()).where(
-            orders.c.configuration_code == configuration_code,
-            orders.c.queue_number.is_not(None),
-            orders.c.status.in_(WAITING_STATUSES),
-        )
-        return int(self.conn.execute(query).scalar_one())
+        return int(_COUNT_WAITING.scalar(self.conn, {"configuration": configuration_code}))
 
     # -- on-sale times --------------------------------------------------------------------
     def set_on_sale(self, model_code: str, trim_code: str | None, at: datetime | None) -> bool:
         """Set when the model (and all its trims) or one trim goes on sale; False if unknown."""
         if trim_code is not None:
-            changed = self.conn.execute(
-                update(trims)
-                .where(trims.c.model_code == model_code, trims.c.code == trim_code)
-                .values(on_sale_at=at)
-            )
-            return bool(changed.rowcount == 1)
-        changed = self.conn.execute(
-            update(models).where(models.c.code == model_code).values(on_sale_at=at)
-        )
-        if changed.rowcount != 1:
+            params = {"b_model": model_code, "b_trim": trim_code, "b_at": at}
+            return _TRIM_ON_SALE.run(self.conn, params) == 1
+        params = {"b_model": model_code, "b_at": at}
+        if _MODEL_ON_SALE.run(self.conn, params) != 1:
             return False
-        self.conn.execute(
-            update(trims).where(trims.c.model_code == model_code).values(on_sale_at=at)
-        )
+        _MODEL_TRIMS_ON_SALE.run(self.conn, params)
         return True
 
     def ensure_units(self, model_code: str, trim_code: str) -> None:

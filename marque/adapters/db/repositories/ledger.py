@@ -3,17 +3,23 @@
 A posting's reference is unique: ``add`` inserts with ON CONFLICT DO NOTHING and reports
 whether it wrote, so the same money movement is never posted twice. The invariant checks
 are SQL aggregates so they stay cheap on a launch's worth of orders.
+
+What the payment webhook and an order's pages run (posting, an order's postings and held
+balance) is ``Prepared`` (adapters/db/prepared.py); the invariant checks and reconciliation
+runs stay on Core, run by workers and staff.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from marque.adapters.db.repositories.inserts import insert_returning_key
+from marque.adapters.db.prepared import Prepared, Row
 from marque.adapters.db.tables.orders import (
     ledger_entries,
     ledger_postings,
@@ -37,8 +43,81 @@ from marque.domain.refunds import RefundStatus
 
 P, E = ledger_postings, ledger_entries
 
+_POSTING_COLUMNS = ("reference", "kind", "order_id", "source_id", "at", "created_at")
+_ENTRY_COLUMNS = ("account", "order_id", "amount", "currency")
 
-_INSERT_ENTRY = insert(E)  # built once (see repositories/orders.py)
+
+def _add_posting(insert_of: Any) -> Prepared:
+    """The posting unless its reference exists; RETURNING its id, not the row count (which
+    the drivers do not give reliably with ON CONFLICT)."""
+    return Prepared(
+        insert_of(P)
+        .values(**{column: bindparam(f"b_{column}") for column in _POSTING_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["reference"])
+        .returning(P.c.id)
+    )
+
+
+#: By dialect: ON CONFLICT is written by each dialect's own ``insert``.
+_ADD_POSTING = {
+    "postgresql": _add_posting(postgresql.insert),
+    "sqlite": _add_posting(sqlite.insert),
+}
+
+
+@cache
+def _add_entries(count: int) -> Prepared:
+    """A posting's ``count`` entries in one multi-row INSERT (one round trip, as the
+    executemany it replaces); entry i's values are bound as ``b_<column>_<i>``."""
+    rows: list[dict[str, Any]] = [
+        {
+            "posting_id": bindparam("b_posting_id"),
+            **{column: bindparam(f"b_{column}_{i}") for column in _ENTRY_COLUMNS},
+        }
+        for i in range(count)
+    ]
+    return Prepared(insert(E).values(rows))
+
+
+_POSTINGS_OF_ORDER = Prepared(
+    select(
+        P.c.id,
+        P.c.reference,
+        P.c.kind,
+        P.c.order_id,
+        P.c.at,
+        E.c.account,
+        E.c.order_id.label("entry_order"),
+        E.c.amount,
+        E.c.currency,
+    )
+    .join(E, E.c.posting_id == P.c.id)
+    .where(P.c.order_id == bindparam("order_id"))
+    .order_by(P.c.id, E.c.id)
+)
+_HELD = Prepared(
+    select(func.coalesce(func.sum(E.c.amount), 0).label("total")).where(
+        E.c.account == str(Account.CUSTOMER_DEPOSITS),
+        E.c.order_id == bindparam("order_id"),
+        E.c.currency == bindparam("currency"),
+    )
+)
+#: Posting kinds reconciliation compares with the provider's statement.
+_BOOK_KINDS = {
+    str(PostingKind.PAYMENT_CAPTURED): LineKind.PAYMENT,
+    str(PostingKind.REFUND_SETTLED): LineKind.REFUND,
+}
+_BOOK_LINES = Prepared(
+    select(P.c.kind, P.c.source_id, E.c.amount, E.c.currency)
+    .join(E, E.c.posting_id == P.c.id)
+    .where(
+        P.c.at >= bindparam("start"),
+        P.c.at < bindparam("end"),
+        P.c.kind.in_([bindparam(f"kind_{kind}", kind) for kind in _BOOK_KINDS]),
+        E.c.account == str(Account.PROVIDER_CLEARING),
+    )
+    .order_by(P.c.id)
+)
 
 
 class SqlLedgerRepository:
@@ -46,101 +125,64 @@ class SqlLedgerRepository:
         self.conn = conn
 
     def add(self, posting: Posting, *, source_id: str | None, now: datetime) -> bool:
-        posting_id = insert_returning_key(
+        posting_id = _ADD_POSTING[self.conn.dialect.name].scalar(
             self.conn,
-            P,
             {
-                "reference": posting.reference,
-                "kind": str(posting.kind),
-                "order_id": posting.order_id,
-                "source_id": source_id,
-                "at": posting.at,
-                "created_at": now,
+                "b_reference": posting.reference,
+                "b_kind": str(posting.kind),
+                "b_order_id": posting.order_id,
+                "b_source_id": source_id,
+                "b_at": posting.at,
+                "b_created_at": now,
             },
-            unique=["reference"],
         )
         if posting_id is None:
             return False
-        self.conn.execute(
-            _INSERT_ENTRY,
-            [
-                {
-                    "posting_id": posting_id,
-                    "account": str(entry.account),
-                    "order_id": entry.order_id,
-                    "amount": entry.amount.amount,
-                    "currency": entry.amount.currency,
-                }
-                for entry in posting.entries
-            ],
-        )
+        params: dict[str, Any] = {"b_posting_id": posting_id}
+        for i, entry in enumerate(posting.entries):
+            params[f"b_account_{i}"] = str(entry.account)
+            params[f"b_order_id_{i}"] = entry.order_id
+            params[f"b_amount_{i}"] = entry.amount.amount
+            params[f"b_currency_{i}"] = entry.amount.currency
+        _add_entries(len(posting.entries)).run(self.conn, params)
         return True
 
     def for_order(self, order_id: str) -> list[Posting]:
-        query = (
-            select(
-                P.c.id,
-                P.c.reference,
-                P.c.kind,
-                P.c.order_id,
-                P.c.at,
-                E.c.account,
-                E.c.order_id.label("entry_order"),
-                E.c.amount,
-                E.c.currency,
-            )
-            .join(E, E.c.posting_id == P.c.id)
-            .where(P.c.order_id == order_id)
-            .order_by(P.c.id, E.c.id)
-        )
-        grouped: dict[int, list[Any]] = defaultdict(list)
-        heads: dict[int, Any] = {}
-        for row in self.conn.execute(query):
-            heads.setdefault(row.id, row)
-            grouped[row.id].append(row)
+        grouped: dict[int, list[Row]] = defaultdict(list)
+        heads: dict[int, Row] = {}
+        for row in _POSTINGS_OF_ORDER.rows(self.conn, {"order_id": order_id}):
+            heads.setdefault(row["id"], row)
+            grouped[row["id"]].append(row)
         return [
             Posting(
-                kind=PostingKind(head.kind),
+                kind=PostingKind(head["kind"]),
                 entries=tuple(
-                    Entry(Account(r.account), Money(int(r.amount), r.currency), r.entry_order)
+                    Entry(
+                        Account(r["account"]),
+                        Money(int(r["amount"]), r["currency"]),
+                        r["entry_order"],
+                    )
                     for r in grouped[posting_id]
                 ),
-                at=head.at,
-                reference=head.reference,
-                order_id=head.order_id,
+                at=head["at"],
+                reference=head["reference"],
+                order_id=head["order_id"],
             )
             for posting_id, head in heads.items()
         ]
 
     def held(self, order_id: str, currency: str) -> Money:
-        query = select(func.coalesce(func.sum(E.c.amount), 0)).where(
-            E.c.account == str(Account.CUSTOMER_DEPOSITS),
-            E.c.order_id == order_id,
-            E.c.currency == currency,
-        )
-        return Money(-int(self.conn.execute(query).scalar_one()), currency)
+        total = _HELD.scalar(self.conn, {"order_id": order_id, "currency": currency})
+        return Money(-int(total), currency)
 
     def book_lines(self, start: datetime, end: datetime) -> list[BookLine]:
-        kinds = {
-            str(PostingKind.PAYMENT_CAPTURED): LineKind.PAYMENT,
-            str(PostingKind.REFUND_SETTLED): LineKind.REFUND,
-        }
-        query = (
-            select(P.c.kind, P.c.source_id, E.c.amount, E.c.currency)
-            .join(E, E.c.posting_id == P.c.id)
-            .where(
-                P.c.at >= start,
-                P.c.at < end,
-                P.c.kind.in_(list(kinds)),
-                E.c.account == str(Account.PROVIDER_CLEARING),
-            )
-            .order_by(P.c.id)
-        )
         return [
             BookLine(
-                kinds[row.kind], row.source_id or "", Money(abs(int(row.amount)), row.currency)
+                _BOOK_KINDS[row["kind"]],
+                row["source_id"] or "",
+                Money(abs(int(row["amount"])), row["currency"]),
             )
-            for row in self.conn.execute(query)
+            for row in _BOOK_LINES.rows(self.conn, {"start": start, "end": end})
         ]
 
     # -- invariants --------------------------------------------------------------------

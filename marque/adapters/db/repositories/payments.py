@@ -1,23 +1,37 @@
 """Payments and refunds with their status history (SQLAlchemy Core). Never commits.
 
 Every status move is a conditional UPDATE (``WHERE status = :expected``): of two
-concurrent callers exactly one sees its row count be 1.
+concurrent callers exactly one sees its row count be 1. The statements of the payment
+webhook, checkout and refunds are ``Prepared`` (built once at import, see
+adapters/db/prepared.py); the staff's refund search stays on Core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.repositories.rows import (
     created_before,
     every,
-    first,
-    status_change_values,
+    status_change_insert,
+    status_change_params,
     status_history,
 )
 from marque.adapters.db.tables.orders import payments, refund_status_changes, refunds
@@ -32,7 +46,7 @@ from marque.domain.refunds import (
 )
 
 
-def _payment(row: RowMapping) -> Payment:
+def _payment(row: Mapping[str, Any]) -> Payment:
     return Payment(
         id=row["id"],
         order_id=row["order_id"],
@@ -50,7 +64,7 @@ def _payment(row: RowMapping) -> Payment:
     )
 
 
-def _refund(row: RowMapping) -> Refund:
+def _refund(row: Mapping[str, Any]) -> Refund:
     currency = row["currency"]
     return Refund(
         id=row["id"],
@@ -76,34 +90,138 @@ def _refund(row: RowMapping) -> Refund:
     )
 
 
+#: The columns a refund's life changes (the rest is fixed when it is quoted).
+_REFUND_MUTABLE = (
+    "status",
+    "idempotency_key",
+    "key_generation",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "provider_reference",
+    "updated_at",
+    "sent_at",
+    "succeeded_at",
+)
+
+
 def _refund_values(refund: Refund) -> dict[str, Any]:
+    """The values of ``_REFUND_MUTABLE``, keyed by their bind names."""
     return {
-        "status": str(refund.status),
-        "idempotency_key": refund.idempotency_key,
-        "key_generation": refund.key_generation,
-        "attempts": refund.attempts,
-        "next_attempt_at": refund.next_attempt_at,
-        "last_error": refund.last_error[:500] if refund.last_error else None,
-        "provider_reference": refund.provider_reference,
-        "updated_at": refund.updated_at,
-        "sent_at": refund.sent_at,
-        "succeeded_at": refund.succeeded_at,
+        "b_status": str(refund.status),
+        "b_idempotency_key": refund.idempotency_key,
+        "b_key_generation": refund.key_generation,
+        "b_attempts": refund.attempts,
+        "b_next_attempt_at": refund.next_attempt_at,
+        "b_last_error": refund.last_error[:500] if refund.last_error else None,
+        "b_provider_reference": refund.provider_reference,
+        "b_updated_at": refund.updated_at,
+        "b_sent_at": refund.sent_at,
+        "b_succeeded_at": refund.succeeded_at,
     }
 
 
-def _insert_payment() -> Any:
-    """Built once (see repositories/orders.py): the payment, numbered as its order's next
-    attempt in the same statement (``attempt_of`` is the order's id)."""
+def _binds(*columns: str) -> dict[str, BindParameter[Any]]:
+    """``.values(...)`` of the named columns, each from the bind parameter ``b_<column>``."""
+    return {column: bindparam(f"b_{column}") for column in columns}
+
+
+def _status_in(count: int) -> ColumnElement[bool]:
+    """``status IN (:b_from_0, ...)``: one bind per status, as ``Prepared`` cannot expand a
+    list at execution. No status matches no row, as an empty ``IN`` does."""
+    if not count:
+        return false()
+    return payments.c.status.in_([bindparam(f"b_from_{i}") for i in range(count)])
+
+
+def _from(statuses: Sequence[PaymentStatus]) -> dict[str, str]:
+    return {f"b_from_{i}": str(status) for i, status in enumerate(statuses)}
+
+
+def _insert_payment() -> Prepared:
+    """The payment, numbered as its order's next attempt in the same statement."""
     earlier = payments.alias("earlier")
     attempt = (
         select(func.coalesce(func.max(earlier.c.attempt), 0) + 1)
-        .where(earlier.c.order_id == bindparam("attempt_of"))
+        .where(earlier.c.order_id == bindparam("b_order_id"))
         .scalar_subquery()
     )
-    return insert(payments).values(attempt=attempt)
+    columns = [column.key for column in payments.c if column.key != "attempt"]
+    return Prepared(insert(payments).values(attempt=attempt, **_binds(*columns)))
 
 
 _INSERT_PAYMENT = _insert_payment()
+_PAYMENT_BY_ID = Prepared(select(payments).where(payments.c.id == bindparam("id")))
+_PAYMENTS_OF_ORDER = Prepared(
+    select(payments)
+    .where(payments.c.order_id == bindparam("order_id"))
+    .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
+)
+_SET_CHECKOUT = Prepared(
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"))
+    .values(**_binds("provider_reference", "pay_url", "qr_payload", "updated_at"))
+)
+_CAPTURED_BETWEEN = Prepared(
+    select(payments)
+    .where(payments.c.captured_at >= bindparam("start"), payments.c.captured_at < bindparam("end"))
+    .order_by(payments.c.captured_at)
+)
+
+
+@cache
+def _move(from_count: int, optional: tuple[str, ...]) -> Prepared:
+    """One statement per number of expected statuses and set of optional columns set."""
+    return Prepared(
+        update(payments)
+        .where(payments.c.id == bindparam("b_id"), _status_in(from_count))
+        .values(**_binds("status", "updated_at", *optional))
+    )
+
+
+@cache
+def _capture(from_count: int) -> Prepared:
+    return Prepared(
+        update(payments)
+        .where(
+            payments.c.id == bindparam("b_id"),
+            _status_in(from_count),
+            payments.c.amount == bindparam("b_amount"),
+            payments.c.currency == bindparam("b_currency"),
+        )
+        .values(
+            status=str(PaymentStatus.SUCCEEDED),
+            **_binds("updated_at", "captured_at", "provider_reference"),
+        )
+        .returning(*payments.c)
+    )
+
+
+_INSERT_REFUND = Prepared(insert(refunds).values(**_binds(*(c.key for c in refunds.c))))
+_REFUND_BY_ID = Prepared(select(refunds).where(refunds.c.id == bindparam("id")))
+_REFUNDS_OF_ORDER = Prepared(
+    select(refunds)
+    .where(refunds.c.order_id == bindparam("order_id"))
+    .order_by(refunds.c.created_at, refunds.c.id)
+)
+_UPDATE_REFUND = Prepared(
+    update(refunds)
+    .where(
+        refunds.c.id == bindparam("b_id"),
+        refunds.c.status == bindparam("b_expected_status"),
+        refunds.c.attempts == bindparam("b_expected_attempts"),
+    )
+    .values(**_binds(*_REFUND_MUTABLE))
+)
+_DUE_REFUNDS = Prepared(
+    select(refunds)
+    .where(
+        refunds.c.status.in_([bindparam(f"to_send_{s}", str(s)) for s in sorted(TO_SEND)]),
+        or_(refunds.c.next_attempt_at.is_(None), refunds.c.next_attempt_at <= bindparam("now")),
+    )
+    .order_by(refunds.c.created_at, refunds.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class SqlPaymentRepository:
@@ -112,38 +230,32 @@ class SqlPaymentRepository:
 
     def add(self, payment: Payment) -> None:
         """Insert the payment as its order's next attempt (numbered in the same statement)."""
-        self.conn.execute(
-            _INSERT_PAYMENT,
+        _INSERT_PAYMENT.run(
+            self.conn,
             {
-                "id": payment.id,
-                "order_id": payment.order_id,
-                "provider": payment.provider,
-                "provider_reference": payment.provider_reference,
-                "amount": payment.amount.amount,
-                "currency": payment.amount.currency,
-                "status": str(payment.status),
-                "idempotency_key": payment.idempotency_key,
-                "pay_url": payment.pay_url,
-                "qr_payload": payment.qr_payload,
-                "failure_reason": payment.failure_reason,
-                "created_at": payment.created_at,
-                "updated_at": payment.updated_at,
-                "captured_at": payment.captured_at,
-                "attempt_of": payment.order_id,
+                "b_id": payment.id,
+                "b_order_id": payment.order_id,
+                "b_provider": payment.provider,
+                "b_provider_reference": payment.provider_reference,
+                "b_amount": payment.amount.amount,
+                "b_currency": payment.amount.currency,
+                "b_status": str(payment.status),
+                "b_idempotency_key": payment.idempotency_key,
+                "b_pay_url": payment.pay_url,
+                "b_qr_payload": payment.qr_payload,
+                "b_failure_reason": payment.failure_reason,
+                "b_created_at": payment.created_at,
+                "b_updated_at": payment.updated_at,
+                "b_captured_at": payment.captured_at,
             },
         )
 
     def get(self, payment_id: str) -> Payment | None:
-        return first(self.conn, select(payments).where(payments.c.id == payment_id), _payment)
+        return _PAYMENT_BY_ID.one_as(self.conn, {"id": payment_id}, _payment)
 
     def for_order(self, order_id: str) -> list[Payment]:
         """In the order they were made: the last one is the latest attempt."""
-        query = (
-            select(payments)
-            .where(payments.c.order_id == order_id)
-            .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
-        )
-        return every(self.conn, query, _payment)
+        return _PAYMENTS_OF_ORDER.all_as(self.conn, {"order_id": order_id}, _payment)
 
     def set_checkout(
         self,
@@ -154,15 +266,15 @@ class SqlPaymentRepository:
         qr_payload: str,
         now: datetime,
     ) -> None:
-        self.conn.execute(
-            update(payments)
-            .where(payments.c.id == payment_id)
-            .values(
-                provider_reference=provider_reference,
-                pay_url=pay_url,
-                qr_payload=qr_payload,
-                updated_at=now,
-            )
+        _SET_CHECKOUT.run(
+            self.conn,
+            {
+                "b_id": payment_id,
+                "b_provider_reference": provider_reference,
+                "b_pay_url": pay_url,
+                "b_qr_payload": qr_payload,
+                "b_updated_at": now,
+            },
         )
 
     def move(
@@ -176,22 +288,24 @@ class SqlPaymentRepository:
         failure_reason: str | None = None,
         provider_reference: str | None = None,
     ) -> bool:
-        values: dict[str, Any] = {"status": str(to), "updated_at": now}
+        params: dict[str, Any] = {
+            "b_id": payment_id,
+            "b_status": str(to),
+            "b_updated_at": now,
+            **_from(from_statuses),
+        }
+        optional = []
         if captured_at is not None:
-            values["captured_at"] = captured_at
+            optional.append("captured_at")
+            params["b_captured_at"] = captured_at
         if failure_reason is not None:
-            values["failure_reason"] = failure_reason[:200]
+            optional.append("failure_reason")
+            params["b_failure_reason"] = failure_reason[:200]
         if provider_reference is not None:
-            values["provider_reference"] = provider_reference
-        result = self.conn.execute(
-            update(payments)
-            .where(
-                payments.c.id == payment_id,
-                payments.c.status.in_([str(s) for s in from_statuses]),
-            )
-            .values(**values)
-        )
-        return bool(result.rowcount == 1)
+            optional.append("provider_reference")
+            params["b_provider_reference"] = provider_reference
+        statement = _move(len(from_statuses), tuple(optional))
+        return statement.run(self.conn, params) == 1
 
     def capture(
         self,
@@ -205,31 +319,22 @@ class SqlPaymentRepository:
     ) -> Payment | None:
         """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
         ``amount``, in one ``UPDATE ... RETURNING`` (no read first); None otherwise."""
-        statement = (
-            update(payments)
-            .where(
-                payments.c.id == payment_id,
-                payments.c.status.in_([str(s) for s in from_statuses]),
-                payments.c.amount == amount.amount,
-                payments.c.currency == amount.currency,
-            )
-            .values(
-                status=str(PaymentStatus.SUCCEEDED),
-                updated_at=now,
-                captured_at=captured_at,
-                provider_reference=provider_reference,
-            )
-            .returning(*payments.c)
+        return _capture(len(from_statuses)).one_as(
+            self.conn,
+            {
+                "b_id": payment_id,
+                "b_amount": amount.amount,
+                "b_currency": amount.currency,
+                "b_updated_at": now,
+                "b_captured_at": captured_at,
+                "b_provider_reference": provider_reference,
+                **_from(from_statuses),
+            },
+            _payment,
         )
-        return first(self.conn, statement, _payment)
 
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]:
-        query = (
-            select(payments)
-            .where(payments.c.captured_at >= start, payments.c.captured_at < end)
-            .order_by(payments.c.captured_at)
-        )
-        return every(self.conn, query, _payment)
+        return _CAPTURED_BETWEEN.all_as(self.conn, {"start": start, "end": end}, _payment)
 
 
 class SqlRefundRepository:
@@ -237,54 +342,44 @@ class SqlRefundRepository:
         self.conn = conn
 
     def add(self, refund: Refund) -> None:
-        self.conn.execute(
-            insert(refunds).values(
-                id=refund.id,
-                order_id=refund.order_id,
-                payment_id=refund.payment_id,
-                amount=refund.amount.amount,
-                compensation=refund.compensation.amount,
-                currency=refund.amount.currency,
-                reason=str(refund.reason),
-                expected_by=refund.expected_by,
-                quote_rule=refund.quote_rule,
-                quoted_at=refund.quoted_at,
-                created_at=refund.created_at,
+        _INSERT_REFUND.run(
+            self.conn,
+            {
+                "b_id": refund.id,
+                "b_order_id": refund.order_id,
+                "b_payment_id": refund.payment_id,
+                "b_amount": refund.amount.amount,
+                "b_compensation": refund.compensation.amount,
+                "b_currency": refund.amount.currency,
+                "b_reason": str(refund.reason),
+                "b_expected_by": refund.expected_by,
+                "b_quote_rule": refund.quote_rule,
+                "b_quoted_at": refund.quoted_at,
+                "b_created_at": refund.created_at,
                 **_refund_values(refund),
-            )
+            },
         )
 
     def get(self, refund_id: str) -> Refund | None:
-        return first(self.conn, select(refunds).where(refunds.c.id == refund_id), _refund)
+        return _REFUND_BY_ID.one_as(self.conn, {"id": refund_id}, _refund)
 
     def for_order(self, order_id: str) -> list[Refund]:
-        query = (
-            select(refunds)
-            .where(refunds.c.order_id == order_id)
-            .order_by(refunds.c.created_at, refunds.c.id)
-        )
-        return every(self.conn, query, _refund)
+        return _REFUNDS_OF_ORDER.all_as(self.conn, {"order_id": order_id}, _refund)
 
     def update(
         self, refund: Refund, *, expected_status: RefundStatus, expected_attempts: int
     ) -> bool:
-        result = self.conn.execute(
-            update(refunds)
-            .where(
-                refunds.c.id == refund.id,
-                refunds.c.status == str(expected_status),
-                refunds.c.attempts == expected_attempts,
-            )
-            .values(**_refund_values(refund))
-        )
-        return bool(result.rowcount == 1)
+        params = {
+            "b_id": refund.id,
+            "b_expected_status": str(expected_status),
+            "b_expected_attempts": expected_attempts,
+            **_refund_values(refund),
+        }
+        return _UPDATE_REFUND.run(self.conn, params) == 1
 
     def add_status_change(self, refund_id: str, change: RefundStatusChange) -> None:
-        self.conn.execute(
-            insert(refund_status_changes).values(
-                refund_id=refund_id, **status_change_values(change)
-            )
-        )
+        statement = status_change_insert(refund_status_changes, "refund_id")
+        statement.run(self.conn, status_change_params("refund_id", refund_id, [change]))
 
     def status_changes(self, refund_id: str) -> list[RefundStatusChange]:
         return status_history(
@@ -298,16 +393,7 @@ class SqlRefundRepository:
         )
 
     def due(self, now: datetime, limit: int) -> list[Refund]:
-        query = (
-            select(refunds)
-            .where(
-                refunds.c.status.in_([str(s) for s in TO_SEND]),
-                or_(refunds.c.next_attempt_at.is_(None), refunds.c.next_attempt_at <= now),
-            )
-            .order_by(refunds.c.created_at, refunds.c.id)
-            .limit(limit)
-        )
-        return every(self.conn, query, _refund)
+        return _DUE_REFUNDS.all_as(self.conn, {"now": now, "limit": limit}, _refund)
 
     def search(
         self,
