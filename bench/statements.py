@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
         steps = asyncio.run(run())
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         container.close()
     finally:
         drop_database(url)
