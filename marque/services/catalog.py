@@ -94,8 +94,10 @@ def configure(
     if not MODEL_CODE.fullmatch(model_code):
         raise unknown_model(model_code)
     with ctx.uow() as uow:
-        model = uow.catalog.get_model(model_code)
-        offer = None if model is None else offer_for(uow.catalog, model, now)
+        # From the process's catalogue cache, as reserve prices it: eight statements less on
+        # every configure of a launch, and the price a buyer sees is the one they reserve at.
+        entry = ctx.catalog_cache.model_in(uow, model_code)
+        offer = None if entry is None else entry.offer(now)
         if offer is None:
             raise unknown_model(model_code)
         priced = catalog.configure(offer, trim_code, options, now=now)
