@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, insert, select, true, update
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, insert, select, true, update
 from sqlalchemy.engine import RowMapping
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.repositories.inserts import insert_if_absent
 from marque.adapters.db.tables.catalog import (
     configurations,
@@ -41,11 +42,11 @@ from marque.domain.catalog import (
 from marque.domain.money import Money
 
 
-def _text(row: RowMapping, column: str) -> LocalizedText:
+def _text(row: RowMapping | Mapping[str, Any], column: str) -> LocalizedText:
     return LocalizedText(zh=row[f"{column}_zh"], en=row[f"{column}_en"])
 
 
-def _terms(row: RowMapping) -> DepositTerms:
+def _terms(row: RowMapping | Mapping[str, Any]) -> DepositTerms:
     terms = DepositTerms(
         code=row["code"],
         version=row["version"],
@@ -59,6 +60,16 @@ def _terms(row: RowMapping) -> DepositTerms:
     if terms.content_hash != row["content_hash"]:
         raise RuntimeError(f"deposit terms {terms.code} v{terms.version} were altered in place")
     return terms
+
+
+#: Read on every configure and, through the cache's misses, by reserve (Prepared: built
+#: and compiled once, run on the driver's cursor).
+_TERMS_VERSION = Prepared(
+    select(deposit_terms).where(
+        deposit_terms.c.code == bindparam("code"), deposit_terms.c.version == bindparam("version")
+    )
+)
+_CONFIGURATION = Prepared(select(configurations).where(configurations.c.code == bindparam("code")))
 
 
 class SqlCatalogRepository:
@@ -186,11 +197,7 @@ class SqlCatalogRepository:
         return [_terms(row) for row in self.conn.execute(query).mappings()]
 
     def get_deposit_terms(self, code: str, version: int) -> DepositTerms | None:
-        query = select(deposit_terms).where(
-            deposit_terms.c.code == code, deposit_terms.c.version == version
-        )
-        row = self.conn.execute(query).mappings().first()
-        return None if row is None else _terms(row)
+        return _TERMS_VERSION.one_as(self.conn, {"code": code, "version": version}, _terms)
 
     # -- writing the catalogue ------------------------------------------------------------
     def add_model(self, model: Model, *, position: int, now: datetime) -> None:
@@ -329,8 +336,7 @@ class SqlCatalogRepository:
         )
 
     def get_configuration(self, code: str) -> PricedConfiguration | None:
-        query = select(configurations).where(configurations.c.code == code)
-        row = self.conn.execute(query).mappings().first()
+        row = _CONFIGURATION.first(self.conn, {"code": code})
         if row is None:
             return None
         terms = self.get_deposit_terms(row["deposit_terms_code"], row["deposit_terms_version"])
