@@ -93,27 +93,37 @@ def list_orders(
 
 
 def order_detail(ctx: AppContext, actor: Actor, order_id: str) -> OrderDetail:
+    with ctx.uow(readonly=True) as uow:
+        return _detail(ctx, uow, support.visible_order(uow, actor, order_id))
+
+
+def detail_of(ctx: AppContext, order: Order) -> OrderDetail:
+    """The detail of an order the caller's own write has just returned (e.g. the lock's
+    ``UPDATE ... RETURNING``), inside that write's transaction: not read again."""
+    with ctx.uow(readonly=True) as uow:
+        return _detail(ctx, uow, order)
+
+
+def _detail(ctx: AppContext, uow: UnitOfWork, order: Order) -> OrderDetail:
     now = ctx.clock()
     cache = ctx.catalog_cache
-    with ctx.uow(readonly=True) as uow:
-        order = support.visible_order(uow, actor, order_id)
-        terms = support.accepted_terms(uow, order, cache)
-        held = uow.ledger.held(order.id, order.deposit.currency)
-        breach = support.current_breach(uow, order, terms, now, cache)
-        return OrderDetail(
-            order=order,
-            terms=terms,
-            held=held,
-            quote=_view(support.quote_of(order, terms, held, breach, now), now),
-            history=uow.orders.status_changes(order.id),
-            configuration_changes=uow.orders.configuration_changes(order.id),
-            payments=uow.payments.for_order(order.id),
-            refunds=[
-                RefundDetail(refund, uow.refunds.status_changes(refund.id))
-                for refund in uow.refunds.for_order(order.id)
-            ],
-            queue=support.queue_place(uow, order),
-        )
+    terms = support.accepted_terms(uow, order, cache)
+    held = uow.ledger.held(order.id, order.deposit.currency)
+    breach = support.current_breach(uow, order, terms, now, cache)
+    return OrderDetail(
+        order=order,
+        terms=terms,
+        held=held,
+        quote=_view(support.quote_of(order, terms, held, breach, now), now),
+        history=uow.orders.status_changes(order.id),
+        configuration_changes=uow.orders.configuration_changes(order.id),
+        payments=uow.payments.for_order(order.id),
+        refunds=[
+            RefundDetail(refund, uow.refunds.status_changes(refund.id))
+            for refund in uow.refunds.for_order(order.id)
+        ],
+        queue=support.queue_place(uow, order),
+    )
 
 
 def new_order_detail(

@@ -286,8 +286,9 @@ def lock(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     def work() -> tuple[int, OrderDetailOut]:
-        orders.lock(container, actor, order_id, confirm=body.confirm)
-        return status.HTTP_200_OK, detail_out(container, actor, order_id, _)
+        locked = orders.lock(container, actor, order_id, confirm=body.confirm)
+        detail = order_queries.detail_of(container, locked)
+        return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
 
     return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
