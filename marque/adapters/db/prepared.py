@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import BindParameter, Connection, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import UpdateBase
@@ -187,4 +187,13 @@ class Prepared:
         return count
 
 
-__all__ = ["Prepared", "Row"]
+def bound(*columns: str) -> dict[str, BindParameter[Any]]:
+    """``{column: bindparam("b_<column>")}`` for ``.values(...)`` (or ``.values(**...)``).
+
+    The ``b_`` prefix is needed, not style: in an INSERT's VALUES or an UPDATE's SET,
+    SQLAlchemy refuses a bind parameter named like a column of the statement's table.
+    """
+    return {column: bindparam(f"b_{column}") for column in columns}
+
+
+__all__ = ["Prepared", "Row", "bound"]

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from marque.adapters.clock import system_clock
-from marque.adapters.db.prepared import Prepared, Row
+from marque.adapters.db.prepared import Prepared, Row, bound
 from marque.adapters.db.repositories.inserts import insert_returning_row
 from marque.adapters.db.tables.sandbox_payments import sandbox_payments as payments
 from marque.adapters.db.tables.sandbox_payments import sandbox_refunds as refunds
@@ -64,9 +64,8 @@ _SUCCEED = Prepared(
     update(payments)
     .where(payments.c.reference == bindparam("b_reference"))
     .values(
+        **bound("captured_amount", "captured_currency"),
         status=ProviderPaymentStatus.SUCCEEDED.value,
-        captured_amount=bindparam("b_captured_amount"),
-        captured_currency=bindparam("b_captured_currency"),
         failure_reason=None,
         succeeded_at=bindparam("b_now"),
         updated_at=bindparam("b_now"),
@@ -90,16 +89,18 @@ _REFUNDED_SO_FAR = Prepared(
 _ADD_REFUND = Prepared(
     insert(refunds)
     .values(
-        reference=bindparam("b_reference"),
-        payment_reference=bindparam("b_payment_reference"),
-        merchant_reference=bindparam("b_merchant_reference"),
-        idempotency_key=bindparam("b_idempotency_key"),
-        amount=bindparam("b_amount"),
-        currency=bindparam("b_currency"),
-        outcome=bindparam("b_outcome"),
-        failure_reason=bindparam("b_failure_reason"),
-        created_at=bindparam("b_created_at"),
-        settles_at=bindparam("b_settles_at"),
+        bound(
+            "reference",
+            "payment_reference",
+            "merchant_reference",
+            "idempotency_key",
+            "amount",
+            "currency",
+            "outcome",
+            "failure_reason",
+            "created_at",
+            "settles_at",
+        )
     )
     .inline()
 )

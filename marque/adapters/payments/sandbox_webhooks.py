@@ -33,7 +33,7 @@ from typing import Any, Final, Protocol
 import httpx
 from sqlalchemy import Connection, Engine, Integer, bindparam, insert, select, update
 
-from marque.adapters.db.prepared import Prepared
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.sandbox_payments import sandbox_webhook_deliveries as deliveries
 from marque.adapters.payments.errors import PaymentErrorCode, PaymentMessage
 from marque.adapters.payments.sandbox_records import reading
@@ -143,13 +143,15 @@ class DeliveryPlan:
 _SCHEDULE = Prepared(
     insert(deliveries)
     .values(
-        event_id=bindparam("b_event_id"),
-        event_type=bindparam("b_event_type"),
-        payment_reference=bindparam("b_payment_reference"),
-        refund_reference=bindparam("b_refund_reference"),
-        body=bindparam("b_body"),
-        created_at=bindparam("b_created_at"),
-        due_at=bindparam("b_due_at"),
+        **bound(
+            "event_id",
+            "event_type",
+            "payment_reference",
+            "refund_reference",
+            "body",
+            "created_at",
+            "due_at",
+        ),
         attempts=0,
     )
     .inline()
@@ -230,14 +232,13 @@ _CLAIM = Prepared(
         deliveries.c.delivered_at.is_(None),
         deliveries.c.gave_up_at.is_(None),
     )
-    .values(attempts=bindparam("b_attempts"), due_at=bindparam("b_due_at"))
+    .values(bound("attempts", "due_at"))
 )
 
 
 def _record_statement(*columns: str) -> Prepared:
     """An attempt's outcome: ``last_status`` and ``last_error`` plus ``columns``."""
-    names = ("last_status", "last_error", *columns)
-    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in names}
+    values = bound("last_status", "last_error", *columns)
     return Prepared(update(deliveries).where(deliveries.c.id == bindparam("b_id")).values(values))
 
 

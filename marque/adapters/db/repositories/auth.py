@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from marque.adapters.db.prepared import Prepared
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.auth import (
     auth_attempts,
     auth_tokens,
@@ -77,22 +77,22 @@ _TOKEN = Prepared(select(auth_tokens).where(auth_tokens.c.token_hash == bindpara
 _CUSTOMER = Prepared(select(customers).where(customers.c.id == bindparam("id")))
 _CUSTOMER_BY_PHONE = Prepared(select(customers).where(customers.c.phone == bindparam("phone")))
 _ADD_CUSTOMER = Prepared(
-    insert(customers)
-    .values(id=bindparam("b_id"), phone=bindparam("b_phone"), created_at=bindparam("b_at"))
-    .inline()
+    insert(customers).values(**bound("id", "phone"), created_at=bindparam("b_at")).inline()
 )
 _STAFF = Prepared(select(staff_users).where(staff_users.c.id == bindparam("id")))
 _ADD_TOKEN = Prepared(
     insert(auth_tokens)
     .values(
-        token_hash=bindparam("b_token_hash"),
-        kind=bindparam("b_kind"),
-        actor_kind=bindparam("b_actor_kind"),
-        actor_id=bindparam("b_actor_id"),
-        created_at=bindparam("b_created_at"),
-        expires_at=bindparam("b_expires_at"),
-        revoked_at=bindparam("b_revoked_at"),
-        client_ip=bindparam("b_client_ip"),
+        bound(
+            "token_hash",
+            "kind",
+            "actor_kind",
+            "actor_id",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "client_ip",
+        )
     )
     .inline()
 )

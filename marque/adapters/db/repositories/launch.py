@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marque.adapters.db.prepared import Prepared
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.catalog import models, trims
 from marque.adapters.db.tables.launch import FREE, SHARDS, SOLD, edition_units, queue_counters
 from marque.adapters.db.tables.orders import orders
@@ -63,11 +63,7 @@ def _claim(*, wait: bool) -> Prepared:
     return Prepared(
         update(U)
         .where(U.c.id == pick.scalar_subquery())
-        .values(
-            order_id=bindparam("b_order_id"),
-            held_until=bindparam("b_held_until"),
-            taken_at=bindparam("b_now"),
-        )
+        .values(**bound("order_id", "held_until"), taken_at=bindparam("b_now"))
         .returning(U.c.number)
     )
 

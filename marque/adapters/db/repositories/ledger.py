@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marque.adapters.db.prepared import Prepared, Row
+from marque.adapters.db.prepared import Prepared, Row, bound
 from marque.adapters.db.tables.orders import (
     ledger_entries,
     ledger_postings,
@@ -52,7 +52,7 @@ def _add_posting(insert_of: Any) -> Prepared:
     the drivers do not give reliably with ON CONFLICT)."""
     return Prepared(
         insert_of(P)
-        .values(**{column: bindparam(f"b_{column}") for column in _POSTING_COLUMNS})
+        .values(bound(*_POSTING_COLUMNS))
         .on_conflict_do_nothing(index_elements=["reference"])
         .returning(P.c.id)
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, delete, insert, or_, select, update
 
-from marque.adapters.db.prepared import Prepared
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.repositories.inserts import insert_if_absent
 from marque.adapters.db.tables.orders import idempotency_keys, outbox, webhook_receipts
 from marque.domain.money import Money
@@ -34,8 +34,7 @@ def _message(row: Mapping[str, Any]) -> OutboxMessage:
 _ADD_MESSAGE = Prepared(
     insert(outbox)
     .values(
-        topic=bindparam("b_topic"),
-        payload=bindparam("b_payload"),
+        **bound("topic", "payload"),
         created_at=bindparam("b_at"),
         available_at=bindparam("b_at"),
         attempts=0,
@@ -131,13 +130,7 @@ _THE_KEY = (
 )
 _GET_KEY = Prepared(select(idempotency_keys).where(*_THE_KEY))
 _COMPLETE_KEY = Prepared(
-    update(idempotency_keys)
-    .where(*_THE_KEY)
-    .values(
-        status=bindparam("b_status"),
-        response=bindparam("b_response"),
-        completed_at=bindparam("b_completed_at"),
-    )
+    update(idempotency_keys).where(*_THE_KEY).values(bound("status", "response", "completed_at"))
 )
 _RELEASE_KEY = Prepared(
     delete(idempotency_keys).where(*_THE_KEY, idempotency_keys.c.status.is_(None))
@@ -233,9 +226,7 @@ _THE_RECEIPT = (
 )
 _GET_RECEIPT = Prepared(select(webhook_receipts).where(*_THE_RECEIPT))
 _SET_OUTCOME = Prepared(
-    update(webhook_receipts)
-    .where(*_THE_RECEIPT)
-    .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"))
+    update(webhook_receipts).where(*_THE_RECEIPT).values(bound("outcome", "detail"))
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, insert, or_, select, update
 
-from marque.adapters.db.prepared import Prepared, Row
+from marque.adapters.db.prepared import Prepared, Row, bound
 from marque.adapters.db.repositories.rows import (
     created_before_bound,
     status_change_insert,
@@ -99,6 +99,18 @@ _IDENTITY_COLUMNS = (
     "idempotency_key",
     "created_at",
 )
+#: Order fields ``move_from`` may set besides the status (their columns share the name).
+_MOVABLE = (
+    "expires_at",
+    "paid_at",
+    "locked_at",
+    "lock_reminder_due_at",
+    "lock_reminder_sent_at",
+    "auto_lock_at",
+    "cancelled_at",
+    "queue_number",
+    "paid_payment_id",
+)
 #: Every column an order's life may change (identity and acceptance never change).
 _MUTABLE_COLUMNS = (
     "configuration_code",
@@ -109,30 +121,8 @@ _MUTABLE_COLUMNS = (
     "status",
     "version",
     "updated_at",
-    "expires_at",
-    "paid_at",
-    "locked_at",
-    "lock_reminder_due_at",
-    "lock_reminder_sent_at",
-    "auto_lock_at",
-    "cancelled_at",
-    "queue_number",
     "breach",
-    "paid_payment_id",
-)
-#: Order fields ``move_from`` may set (their columns share the name).
-_MOVABLE = frozenset(
-    {
-        "expires_at",
-        "paid_at",
-        "locked_at",
-        "lock_reminder_due_at",
-        "lock_reminder_sent_at",
-        "auto_lock_at",
-        "cancelled_at",
-        "queue_number",
-        "paid_payment_id",
-    }
+    *_MOVABLE,
 )
 
 
@@ -160,12 +150,6 @@ def _mutable_params(order: Order) -> dict[str, Any]:
     }
 
 
-def _binds(columns: Sequence[str]) -> dict[str, Any]:
-    """``column = :b_column`` for each of ``columns`` (a bind may not share a column's name
-    in VALUES/SET)."""
-    return {name: bindparam(f"b_{name}") for name in columns}
-
-
 _ORDER_BY_ID = Prepared(select(orders).where(orders.c.id == bindparam("id")))
 _ORDER_BY_KEY = Prepared(
     select(orders).where(
@@ -173,11 +157,11 @@ _ORDER_BY_KEY = Prepared(
         orders.c.idempotency_key == bindparam("key"),
     )
 )
-_INSERT_ORDER = Prepared(insert(orders).values(_binds(_IDENTITY_COLUMNS + _MUTABLE_COLUMNS)))
+_INSERT_ORDER = Prepared(insert(orders).values(bound(*_IDENTITY_COLUMNS, *_MUTABLE_COLUMNS)))
 _UPDATE_ORDER = Prepared(
     update(orders)
     .where(orders.c.id == bindparam("b_id"), orders.c.version == bindparam("b_expected_version"))
-    .values(_binds(_MUTABLE_COLUMNS))
+    .values(bound(*_MUTABLE_COLUMNS))
 )
 _RECORD_BREACH = Prepared(
     update(orders)
@@ -195,12 +179,7 @@ def _move(changes: tuple[str, ...], of_customer: bool) -> Prepared:
     return Prepared(
         update(orders)
         .where(*conditions)
-        .values(
-            status=bindparam("b_status"),
-            version=orders.c.version + 1,
-            updated_at=bindparam("b_updated_at"),
-            **_binds(changes),
-        )
+        .values(**bound("status", "updated_at", *changes), version=orders.c.version + 1)
         .returning(*orders.c)
     )
 
@@ -258,17 +237,15 @@ _DUE = {
 }
 _INSERT_CONFIGURATION_CHANGE = Prepared(
     insert(order_configuration_changes).values(
-        _binds(
-            (
-                "order_id",
-                "old_code",
-                "new_code",
-                "old_price_amount",
-                "new_price_amount",
-                "currency",
-                "actor",
-                "at",
-            )
+        bound(
+            "order_id",
+            "old_code",
+            "new_code",
+            "old_price_amount",
+            "new_price_amount",
+            "currency",
+            "actor",
+            "at",
         )
     )
 )
@@ -346,7 +323,7 @@ class SqlOrderRepository:
         """Move the order from ``from_status`` to ``to_status`` with ``changes`` (Order field
         names) in one ``UPDATE ... WHERE status = :from RETURNING``, without reading it
         first; None when it is not in ``from_status`` (or not ``customer_id``'s)."""
-        unknown = set(changes) - _MOVABLE
+        unknown = set(changes).difference(_MOVABLE)
         if unknown:
             raise ValueError(f"not changeable order fields: {sorted(unknown)}")
         params = {f"b_{name}": value for name, value in changes.items()}

@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Connection,
     bindparam,
@@ -26,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from marque.adapters.db.prepared import Prepared
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.repositories.rows import (
     created_before,
     every,
@@ -121,11 +120,6 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
     }
 
 
-def _binds(*columns: str) -> dict[str, BindParameter[Any]]:
-    """``.values(...)`` of the named columns, each from the bind parameter ``b_<column>``."""
-    return {column: bindparam(f"b_{column}") for column in columns}
-
-
 def _status_in(count: int) -> ColumnElement[bool]:
     """``status IN (:b_from_0, ...)``: one bind per status, as ``Prepared`` cannot expand a
     list at execution. No status matches no row, as an empty ``IN`` does."""
@@ -147,7 +141,7 @@ def _insert_payment() -> Prepared:
         .scalar_subquery()
     )
     columns = [column.key for column in payments.c if column.key != "attempt"]
-    return Prepared(insert(payments).values(attempt=attempt, **_binds(*columns)))
+    return Prepared(insert(payments).values(attempt=attempt, **bound(*columns)))
 
 
 _INSERT_PAYMENT = _insert_payment()
@@ -160,7 +154,7 @@ _PAYMENTS_OF_ORDER = Prepared(
 _SET_CHECKOUT = Prepared(
     update(payments)
     .where(payments.c.id == bindparam("b_id"))
-    .values(**_binds("provider_reference", "pay_url", "qr_payload", "updated_at"))
+    .values(**bound("provider_reference", "pay_url", "qr_payload", "updated_at"))
 )
 _CAPTURED_BETWEEN = Prepared(
     select(payments)
@@ -175,7 +169,7 @@ def _move(from_count: int, optional: tuple[str, ...]) -> Prepared:
     return Prepared(
         update(payments)
         .where(payments.c.id == bindparam("b_id"), _status_in(from_count))
-        .values(**_binds("status", "updated_at", *optional))
+        .values(**bound("status", "updated_at", *optional))
     )
 
 
@@ -191,13 +185,13 @@ def _capture(from_count: int) -> Prepared:
         )
         .values(
             status=str(PaymentStatus.SUCCEEDED),
-            **_binds("updated_at", "captured_at", "provider_reference"),
+            **bound("updated_at", "captured_at", "provider_reference"),
         )
         .returning(*payments.c)
     )
 
 
-_INSERT_REFUND = Prepared(insert(refunds).values(**_binds(*(c.key for c in refunds.c))))
+_INSERT_REFUND = Prepared(insert(refunds).values(**bound(*(c.key for c in refunds.c))))
 _REFUND_BY_ID = Prepared(select(refunds).where(refunds.c.id == bindparam("id")))
 _REFUNDS_OF_ORDER = Prepared(
     select(refunds)
@@ -211,7 +205,7 @@ _UPDATE_REFUND = Prepared(
         refunds.c.status == bindparam("b_expected_status"),
         refunds.c.attempts == bindparam("b_expected_attempts"),
     )
-    .values(**_binds(*_REFUND_MUTABLE))
+    .values(**bound(*_REFUND_MUTABLE))
 )
 _DUE_REFUNDS = Prepared(
     select(refunds)
