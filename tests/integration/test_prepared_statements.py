@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 from conftest import Database
 from sqlalchemy import (
+    Column,
     Engine,
+    Integer,
+    MetaData,
+    Table,
     bindparam,
     create_engine,
     delete,
@@ -179,6 +183,18 @@ def test_driver_errors_are_sqlalchemys_and_a_lost_connection_is_invalidated(
         assert lost.value.connection_invalidated
     with engine.connect() as conn:  # the pool gives a working connection again
         assert COUNT.scalar(conn, {"t": name}) == 1
+
+
+def test_python_side_column_defaults_are_refused(engine: Engine) -> None:
+    """SQLAlchemy fills such defaults in at execution; a Prepared statement would not."""
+    table = Table(
+        "prepared_defaults",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("n", Integer, default=0),
+    )
+    with engine.connect() as conn, pytest.raises(ValueError, match="Python-side defaults"):
+        Prepared(insert(table).values(id=bindparam("b_id"))).run(conn, {"b_id": 1})
 
 
 def test_a_missing_parameter_is_a_key_error_and_in_lists_are_refused(engine: Engine) -> None:

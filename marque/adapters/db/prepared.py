@@ -91,6 +91,12 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     if isinstance(statement, SelectBase):
         columns = list(statement.selected_columns)
     elif isinstance(statement, UpdateBase):
+        table: Any = statement.table
+        with_defaults = [
+            c.key for c in table.columns if c.default is not None or c.onupdate is not None
+        ]
+        if with_defaults:  # SQLAlchemy fills them in at execution, which Prepared skips
+            raise ValueError(f"{table.name}: columns with Python-side defaults {with_defaults}")
         columns = list(statement.exported_columns)
     else:  # pragma: no cover - only selects and DML are prepared
         raise TypeError(f"cannot prepare {type(statement).__name__}")

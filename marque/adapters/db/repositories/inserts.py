@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marque.adapters.db.prepared import Prepared, Row
+from marque.adapters.db.prepared import Prepared, Row, bound
 
 
 @cache
@@ -28,13 +28,9 @@ def _statement(
         statement = sqlite.insert(table)
     else:  # pragma: no cover - marque runs on these two
         raise RuntimeError(f"unsupported database {dialect}")
-    # A Prepared statement never fills in Python-side column defaults: refuse to skip one.
-    skipped = [c.key for c in table.columns if c.default is not None and c.key not in keys]
-    if skipped:  # pragma: no cover - no table has one today
-        raise ValueError(f"{table.name}: give {skipped} (they have Python-side defaults)")
     returned = table.columns if whole_row else table.primary_key.columns
     return Prepared(
-        statement.values({key: bindparam(f"b_{key}") for key in keys})
+        statement.values(bound(*keys))
         .on_conflict_do_nothing(index_elements=list(unique))
         .returning(*returned)
     )
