@@ -267,18 +267,21 @@ class SandboxPaymentProvider:
         """The payment with its refunds and webhook deliveries (for the sandbox API and page)."""
         now = self._clock()
         with records.reading(self._engine) as conn:
-            row = records.payment_row(conn, reference)
-            if row is None:
-                raise records.not_found(reference)
-            return records.SandboxPaymentView(
-                payment=self._payment(row),
-                requested=records.requested(row),
-                description=row["description"],
-                failure_reason=row["failure_reason"],
-                succeeded_at=row["succeeded_at"],
-                refunds=records.refund_views(conn, reference, now),
-                webhooks=records.delivery_views(conn, reference),
-            )
+            return self._view(conn, reference, now)
+
+    def _view(self, conn: Connection, reference: str, now: datetime) -> records.SandboxPaymentView:
+        row = records.payment_row(conn, reference)
+        if row is None:
+            raise records.not_found(reference)
+        return records.SandboxPaymentView(
+            payment=self._payment(row),
+            requested=records.requested(row),
+            description=row["description"],
+            failure_reason=row["failure_reason"],
+            succeeded_at=row["succeeded_at"],
+            refunds=records.refund_views(conn, reference, now),
+            webhooks=records.delivery_views(conn, reference),
+        )
 
     # -------------------------------------------------------------- the buyer's side
 
@@ -298,39 +301,63 @@ class SandboxPaymentProvider:
         """
         now = self._clock()
         with self._engine.begin() as conn:
-            row = records.payment_row(conn, reference, for_update=True)
-            if row is None:
-                raise records.not_found(reference)
-            status = ProviderPaymentStatus(row["status"])
-            if succeeded and status is not ProviderPaymentStatus.SUCCEEDED:
-                taken = captured or records.requested(row)
-                _SUCCEED.run(
-                    conn,
-                    {
-                        "b_reference": reference,
-                        "b_captured_amount": taken.amount,
-                        "b_captured_currency": taken.currency,
-                        "b_now": now,
-                    },
-                )
-                self._announce(conn, row, WebhookEventType.PAYMENT_SUCCEEDED, taken, now)
-            elif not succeeded and status is ProviderPaymentStatus.SUCCEEDED:
-                raise Conflict(
-                    PaymentMessage.PAYMENT_ALREADY_SUCCEEDED,
-                    code=PaymentErrorCode.PAYMENT_ALREADY_SUCCEEDED,
-                    reference=reference,
-                )
-            elif not succeeded and status is ProviderPaymentStatus.PENDING:
-                reason = (failure_reason or "declined")[:200]
-                _FAIL.run(
-                    conn, {"b_reference": reference, "b_failure_reason": reason, "b_now": now}
-                )
-                self._announce(
-                    conn, row, WebhookEventType.PAYMENT_FAILED, records.requested(row), now, reason
-                )
+            self._complete(conn, reference, succeeded, failure_reason, captured, now)
             row = records.payment_row(conn, reference)
         assert row is not None
         return self._payment(row)
+
+    def complete_and_inspect(
+        self,
+        reference: str,
+        *,
+        succeeded: bool,
+        failure_reason: str | None = None,
+        captured: Money | None = None,
+    ) -> records.SandboxPaymentView:
+        """``complete_payment``, answered with the payment's view (``inspect``) read in the
+        same transaction: the sandbox API's pay call costs one transaction, not two."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            self._complete(conn, reference, succeeded, failure_reason, captured, now)
+            return self._view(conn, reference, now)
+
+    def _complete(
+        self,
+        conn: Connection,
+        reference: str,
+        succeeded: bool,
+        failure_reason: str | None,
+        captured: Money | None,
+        now: datetime,
+    ) -> None:
+        row = records.payment_row(conn, reference, for_update=True)
+        if row is None:
+            raise records.not_found(reference)
+        status = ProviderPaymentStatus(row["status"])
+        if succeeded and status is not ProviderPaymentStatus.SUCCEEDED:
+            taken = captured or records.requested(row)
+            _SUCCEED.run(
+                conn,
+                {
+                    "b_reference": reference,
+                    "b_captured_amount": taken.amount,
+                    "b_captured_currency": taken.currency,
+                    "b_now": now,
+                },
+            )
+            self._announce(conn, row, WebhookEventType.PAYMENT_SUCCEEDED, taken, now)
+        elif not succeeded and status is ProviderPaymentStatus.SUCCEEDED:
+            raise Conflict(
+                PaymentMessage.PAYMENT_ALREADY_SUCCEEDED,
+                code=PaymentErrorCode.PAYMENT_ALREADY_SUCCEEDED,
+                reference=reference,
+            )
+        elif not succeeded and status is ProviderPaymentStatus.PENDING:
+            reason = (failure_reason or "declined")[:200]
+            _FAIL.run(conn, {"b_reference": reference, "b_failure_reason": reason, "b_now": now})
+            self._announce(
+                conn, row, WebhookEventType.PAYMENT_FAILED, records.requested(row), now, reason
+            )
 
     def deliver_due(
         self,

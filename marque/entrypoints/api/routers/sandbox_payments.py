@@ -118,8 +118,9 @@ def succeed_payment(
     body: Annotated[SucceedIn | None, Body()] = None,
 ) -> SandboxPaymentOut:
     provider = sandbox_provider(container)
-    provider.complete_payment(reference, succeeded=True, captured=_captured(body))
-    return payment_out(provider.inspect(reference))
+    return payment_out(
+        provider.complete_and_inspect(reference, succeeded=True, captured=_captured(body))
+    )
 
 
 @router.post(
@@ -142,8 +143,9 @@ def fail_payment(
 ) -> SandboxPaymentOut:
     provider = sandbox_provider(container)
     reason = body.reason if body is not None else None
-    provider.complete_payment(reference, succeeded=False, failure_reason=reason)
-    return payment_out(provider.inspect(reference))
+    return payment_out(
+        provider.complete_and_inspect(reference, succeeded=False, failure_reason=reason)
+    )
 
 
 @router.get(
