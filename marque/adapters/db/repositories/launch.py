@@ -9,7 +9,8 @@ Each hot-path method is one statement that checks and writes at once:
   (so a unit that is about to come back is not reported sold out), and top the edition up to
   its cap (units are created lazily, so a cap raised in the catalogue takes effect).
 - ``next_queue_number``: the same trick on ``SHARDS`` counter rows per configuration, taking
-  the least advanced free shard, so numbers are unique and gapless.
+  the least advanced free shard, so numbers are unique; a burst may leave a few holes,
+  which the next payments fill first.
 
 SQLite has no row locks: its writers are serialised by ``BEGIN IMMEDIATE`` (see
 adapters/db/engine.py), which makes the same statements exact there.

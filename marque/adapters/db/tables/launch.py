@@ -12,8 +12,9 @@ Both avoid the one hot row every buyer would otherwise queue on (docs/decisions.
   ``order_id`` is unique: an order holds at most one unit.
 - ``queue_counters``: each configuration's queue numbers come from ``SHARDS`` counter rows;
   shard k hands out k, k + SHARDS, k + 2 * SHARDS ... and a payment takes the least
-  advanced shard nobody holds, so numbers stay unique and gapless while up to ``SHARDS``
-  payments of one configuration commit at the same time.
+  advanced shard nobody holds, so numbers stay unique while up to ``SHARDS`` payments of
+  one configuration commit at the same time (a burst may leave holes, which the next
+  payments fill first: docs/decisions.md).
 """
 
 from __future__ import annotations
