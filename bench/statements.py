@@ -37,6 +37,7 @@ from marque.services.demo_catalog import seed_demo_catalog
 class Counts:
     def __init__(self, engine: Engine) -> None:
         self.now: Counter[str] = Counter()
+        self.sql: list[str] = []
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine.pool, "checkout", self._checkout)
         event.listen(engine, "commit", self._commit)
@@ -53,8 +54,9 @@ class Counts:
         sys.setprofile(profile)
         threading.setprofile(profile)
 
-    def _statement(self, *_: Any) -> None:
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.now["statements"] += 1
+        self.sql.append(" ".join(statement.split()))
 
     def _checkout(self, *_: Any) -> None:
         self.now["checkouts"] += 1
@@ -65,10 +67,15 @@ class Counts:
     def _rollback(self, *_: Any) -> None:
         self.now["rollbacks"] += 1
 
-    def take(self) -> dict[str, int]:
-        taken = dict(self.now)
+    def take(self) -> dict[str, Any]:
+        taken: dict[str, Any] = dict(self.now)
+        if self.show_sql:
+            taken["sql"] = self.sql[:]
         self.now.clear()
+        self.sql.clear()
         return taken
+
+    show_sql = False
 
 
 async def journey(client: httpx.AsyncClient, token: str, counts: Counts) -> dict[str, Any]:
@@ -113,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument(
+        "--sql", action="store_true", help="also list each step's statements (SQL text)"
+    )
     args = parser.parse_args(argv)
     url = fresh_database(args.database_url)
     try:
@@ -124,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         open_sales(container.engine, "arc")
         warm_up, buyer = provision_buyers(container.engine, 2)
         counts = Counts(container.engine)
+        counts.show_sql = args.sql
         app = create_app(container)
 
         async def run() -> dict[str, Any]:
@@ -145,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     total = Counter[str]()
     for name, numbers in steps.items():
         if name not in ("reserve_replay", "webhook_duplicate", "configure", "poll"):
-            total.update({k: v for k, v in numbers.items() if k != "status"})
+            total.update({k: v for k, v in numbers.items() if k not in ("status", "sql")})
     print("reserve + pay + webhook + lock:", dict(total))
     return 0
 
