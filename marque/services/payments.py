@@ -216,6 +216,7 @@ def _apply(ctx: AppContext, provider: str, event: WebhookEvent, now: datetime) -
         if not fresh:
             prior = uow.webhooks.get(provider, event.event_id)
             assert prior is not None
+            uow.end_unchanged()  # a duplicate writes nothing
             return WebhookResult(prior.outcome, prior.detail, duplicate=True)
         if event.type in (WebhookEventType.PAYMENT_SUCCEEDED, WebhookEventType.PAYMENT_FAILED):
             outcome, detail = _payment_event(ctx, uow, event, now)

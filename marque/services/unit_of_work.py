@@ -74,6 +74,9 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None: ...
 
+    def end_unchanged(self) -> None:
+        """End a transaction that changed nothing: cheaper than a rollback for some drivers."""
+
     def rollback(self) -> None: ...
 
 

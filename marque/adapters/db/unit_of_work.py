@@ -84,7 +84,10 @@ class SqlUnitOfWork:
         conn = self.conn
         try:
             if conn.in_transaction():
-                conn.rollback()
+                if self._readonly and exc_type is None:
+                    conn.commit()  # nothing written: see end_unchanged()
+                else:
+                    conn.rollback()
         finally:
             conn.close()
             self._conn = None
@@ -92,6 +95,15 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._joined is None:
             self.conn.commit()
+
+    def end_unchanged(self) -> None:
+        """End a transaction that changed nothing (a duplicate found, say) with COMMIT.
+
+        The same as a rollback for the data, but psycopg forgets every server-side prepared
+        statement of the connection at each ROLLBACK (in case it undid DDL they depend on),
+        and the hot statements would then be parsed and planned again and again. Read-only
+        units of work end this way by themselves."""
+        self.commit()
 
     def rollback(self) -> None:
         if self._joined is not None:

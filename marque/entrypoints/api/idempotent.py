@@ -100,6 +100,7 @@ def run_once_per_key(
         with container.shared_transaction() as uow:
             stored = idempotency.claim(uow, **claim, now=container.clock())
             if stored is not None:
+                uow.end_unchanged()  # a replay writes nothing
                 return _stored(stored)
             outcome = work()
             if not isinstance(outcome, CallOut):
@@ -147,6 +148,7 @@ def _refusal(
     with container.shared_transaction() as uow:
         stored = idempotency.claim(uow, **claim, now=container.clock())
         if stored is not None:
+            uow.end_unchanged()
             return _stored(stored)
         body = json.loads(bytes(response.body))
         _store(container, uow, claim["actor"], claim["key"], response.status_code, body)
