@@ -14,7 +14,13 @@ entries, terms); the hot path must not pay them on every request. What is cached
   applies at exactly its time; only a change made by ANOTHER process takes up to the TTL
   to be seen here;
 - the priced configuration, per (configuration, price book, terms versions), inside the
-  model's entry.
+  model's entry;
+- the configurations this process stored or found stored, with the pricing and creation
+  time they were stored with: configurations are never deleted, so asking for one again at
+  the same prices needs no database at all (a launch's buyers choose among few). A stored
+  configuration repriced by another process is only written again if this process prices
+  it differently from what it last saw stored, which is harmless: the row then holds this
+  process's pricing, which is what it answers and what its reservations charge.
 
 Thread-safe by construction: entries are immutable and replaced whole; two threads that
 miss at once both load, and one result wins.
@@ -102,6 +108,7 @@ class CatalogCache:
         self._models: dict[str, ModelEntry] = {}
         self._choices: dict[str, Choice] = {}
         self._terms: dict[tuple[str, int], DepositTerms] = {}
+        self._stored: dict[str, PricedConfiguration] = {}
 
     def invalidate(self) -> None:
         """Forget every model (choices and terms versions cannot change)."""
@@ -157,6 +164,16 @@ class CatalogCache:
             if found is not None:
                 self._keep(self._terms, (code, version), found)
         return found
+
+    # -- configurations known to be stored -----------------------------------------------
+    def stored(self, priced: PricedConfiguration) -> PricedConfiguration | None:
+        """The stored configuration of ``priced``'s code if this process knows it is stored
+        with the same pricing (then with its creation time), else None."""
+        known = self._stored.get(priced.code)
+        return known if known is not None and known.same_pricing(priced) else None
+
+    def remember_stored(self, configuration: PricedConfiguration) -> None:
+        self._keep(self._stored, configuration.code, configuration)
 
     # -- without a unit of work (one is opened, read-only, only on a miss) -----------------
     def priced(

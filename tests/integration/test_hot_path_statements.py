@@ -23,6 +23,7 @@ from sqlalchemy import Engine, event
 
 from marque.adapters.payments.sandbox_webhooks import deliver_due
 from marque.domain.identity import Actor
+from marque.services import catalog as catalog_service
 from marque.services import orders, payments
 
 #: Upper bounds of our statements (PostgreSQL; SQLite needs one fewer: no row lock).
@@ -138,3 +139,21 @@ def test_a_replayed_reservation_writes_nothing(world: World, edition: Edition) -
     assert again.order.id == first.order.id
     assert not again.created
     assert not [s for s in ours(replaying) if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_configuring_again_at_the_same_prices_needs_no_statement(
+    world: World, edition: Edition
+) -> None:
+    """A launch's buyers choose among few configurations: once this process has stored one
+    (or found it stored), asking for it again is answered from the catalogue cache."""
+    choice = edition.standard("paint-solar-red")
+    with statements(world.container.engine) as first_time:
+        first = catalog_service.configure(world.container, *choice)
+    with statements(world.container.engine) as again_time:
+        again = catalog_service.configure(world.container, *choice)
+
+    assert any(s.startswith("INSERT INTO configurations") for s in first_time)
+    assert again_time == []
+    assert not again.created
+    assert again.configuration.code == first.configuration.code
+    assert again.configuration.created_at == first.configuration.created_at
