@@ -62,7 +62,11 @@ class AuthRepository(Protocol):
 
     # tokens
     def add_token(self, record: TokenRecord) -> None: ...
-    def token(self, token_hash: str) -> TokenRecord | None: ...
+    def token_and_customer(
+        self, token_hash: str
+    ) -> tuple[TokenRecord, CustomerAccount | None] | None:
+        """The token and, when it is a customer's, their account, in one read."""
+
     def revoke_token(self, token_hash: str, *, at: datetime) -> bool: ...
 
     # sandbox inbox (written by the sandbox SMS sender)

@@ -48,14 +48,15 @@ def authenticate_token(ctx: AppContext, token: str, *, kind: str = TokenKind.BEA
     if cached is not None:
         return cached
     with ctx.uow(readonly=True) as uow:
-        record = uow.auth.token(token_hash)
-        if record is None or record.kind != TokenKind(kind):
+        found = uow.auth.token_and_customer(token_hash)  # a buyer's: one round trip
+        if found is None or found[0].kind != TokenKind(kind):
             raise Unauthenticated(AuthMessage.TOKEN_INVALID, code=AuthErrorCode.TOKEN_INVALID)
+        record, customer = found
         if record.revoked_at is not None:
             raise Unauthenticated(AuthMessage.TOKEN_REVOKED, code=AuthErrorCode.TOKEN_REVOKED)
         if record.expires_at <= now:
             raise Unauthenticated(AuthMessage.TOKEN_EXPIRED, code=AuthErrorCode.TOKEN_EXPIRED)
-        account = _account(uow.auth, record.actor_kind, record.actor_id)
+        account = customer or _account(uow.auth, record.actor_kind, record.actor_id)
     if isinstance(account, StaffAccount) and not account.active:
         raise Unauthenticated(AuthMessage.TOKEN_REVOKED, code=AuthErrorCode.TOKEN_REVOKED)
     actor = actor_of(account)

@@ -157,3 +157,27 @@ def test_configuring_again_at_the_same_prices_needs_no_statement(
     assert not again.created
     assert again.configuration.code == first.configuration.code
     assert again.configuration.created_at == first.configuration.created_at
+
+
+def test_a_buyers_first_request_learns_who_is_calling_in_one_statement(world: World) -> None:
+    """The token and its customer come in one read (the token cache then serves the rest)."""
+    from marque.domain.credentials import TokenKind
+    from marque.services import auth_tokens
+
+    buyer = world.buyer()
+    with world.container.uow() as uow:
+        account = uow.auth.customer(buyer.id or "")
+        assert account is not None
+        issued = auth_tokens.issue_token(
+            world.container, uow.auth, account, TokenKind.BEARER, "test", world.clock()
+        )
+        uow.commit()
+
+    with statements(world.container.engine) as first:
+        actor = auth_tokens.authenticate_token(world.container, issued.token)
+    with statements(world.container.engine) as again:
+        auth_tokens.authenticate_token(world.container, issued.token)
+
+    assert (actor.kind, actor.id) == (buyer.kind, buyer.id)
+    assert len(ours(first)) == 1
+    assert again == [], "the token cache answers"

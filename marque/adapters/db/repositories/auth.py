@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.auth import (
@@ -73,7 +73,24 @@ def _token(row: Mapping[str, Any]) -> TokenRecord:
 
 
 # Every request's token lookup and a sign-in cache miss's customer read run these.
-_TOKEN = Prepared(select(auth_tokens).where(auth_tokens.c.token_hash == bindparam("hash")))
+#: A token with its customer, if a customer's: a buyer's first request in one round trip.
+_TOKEN_AND_CUSTOMER = Prepared(
+    select(
+        auth_tokens,
+        customers.c.phone.label("customer_phone"),
+        customers.c.created_at.label("customer_created_at"),
+    )
+    .select_from(
+        auth_tokens.outerjoin(
+            customers,
+            and_(
+                customers.c.id == auth_tokens.c.actor_id,
+                auth_tokens.c.actor_kind == bindparam("customer_kind", ActorKind.CUSTOMER.value),
+            ),
+        )
+    )
+    .where(auth_tokens.c.token_hash == bindparam("hash"))
+)
 _CUSTOMER = Prepared(select(customers).where(customers.c.id == bindparam("id")))
 _CUSTOMER_BY_PHONE = Prepared(select(customers).where(customers.c.phone == bindparam("phone")))
 _ADD_CUSTOMER = Prepared(
@@ -289,8 +306,20 @@ class SqlAuthRepository:
             },
         )
 
-    def token(self, token_hash: str) -> TokenRecord | None:
-        return _TOKEN.one_as(self._conn, {"hash": token_hash}, _token)
+    def token_and_customer(
+        self, token_hash: str
+    ) -> tuple[TokenRecord, CustomerAccount | None] | None:
+        row = _TOKEN_AND_CUSTOMER.first(self._conn, {"hash": token_hash})
+        if row is None:
+            return None
+        customer = None
+        if row["customer_created_at"] is not None:
+            customer = CustomerAccount(
+                id=row["actor_id"],
+                phone=row["customer_phone"],
+                created_at=row["customer_created_at"],
+            )
+        return _token(row), customer
 
     def revoke_token(self, token_hash: str, *, at: datetime) -> bool:
         return bool(_REVOKE_TOKEN.run(self._conn, {"b_hash": token_hash, "b_at": at}))
