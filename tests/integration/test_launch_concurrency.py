@@ -11,6 +11,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -118,6 +119,39 @@ def test_a_burst_of_200_attempts_confirms_exactly_the_cap_and_gives_each_buyer_a
             )
         ).scalar_one()
     assert captured == edition.cap, "each payment posted once"
+
+
+def test_a_unit_held_by_a_claim_that_rolls_back_goes_to_the_buyer_who_asked_meanwhile(
+    world: World, seeded: Database
+) -> None:
+    """The second claim finds the only unit held by a claim still in flight: it looks again
+    until that one ends (here, rolled back) instead of answering "sold out"."""
+    if seeded.name == "sqlite":
+        pytest.skip("SQLite serialises writers: no claim is ever in flight beside another")
+    edition = add_edition(world.container, cap=1)
+    now = world.clock()
+    claim = {"held_until": now + timedelta(minutes=30), "now": now}
+    with world.container.uow() as uow:  # the unit exists, free, as committed
+        assert uow.launch.claim_unit(edition.model_code, "founders", "O-zero", **claim) == 1
+        assert uow.launch.release_unit("O-zero") == 1
+        uow.commit()
+    first = world.container.uow()
+    with first:
+        assert first.launch.claim_unit(edition.model_code, "founders", "O-first", **claim) == 1
+        with ThreadPoolExecutor(max_workers=1) as pool:
+
+            def second() -> int | None:
+                with world.container.uow() as uow:
+                    number = uow.launch.claim_unit(
+                        edition.model_code, "founders", "O-second", **claim
+                    )
+                    uow.commit()
+                    return number
+
+            asked = pool.submit(second)
+            first.rollback()  # whenever the second claim looks: before, between or waiting
+            assert asked.result(timeout=60) == 1
+    assert stock(world, edition) == (0, 1, 0)
 
 
 def test_nobody_hears_sold_out_while_a_unit_is_left(world: World) -> None:

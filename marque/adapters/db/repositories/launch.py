@@ -5,9 +5,10 @@ Each hot-path method is one statement that checks and writes at once:
 - ``claim_unit``: ``UPDATE edition_units SET order_id = ... WHERE id = (SELECT id ... WHERE
   held_until < now AND number <= cap ORDER BY held_until LIMIT 1 FOR UPDATE SKIP LOCKED)
   RETURNING number``. Concurrent buyers skip each other's rows instead of queueing on one.
-  Only when that finds nothing does it look again, waiting for rows other transactions hold
-  (so a unit that is about to come back is not reported sold out), and top the edition up to
-  its cap (units are created lazily, so a cap raised in the catalogue takes effect).
+  Only when that finds nothing does it top the edition up to its cap (units are created
+  lazily, so a cap raised in the catalogue takes effect) and look again, a few times while
+  units that look free are held by claims still in flight (so a unit that is about to come
+  back is not reported sold out).
 - ``next_queue_number``: the same trick on ``SHARDS`` counter rows per configuration, taking
   the least advanced free shard, so numbers are unique; a burst may leave a few holes,
   which the next payments fill first.
@@ -16,8 +17,8 @@ SQLite has no row locks: its writers are serialised by ``BEGIN IMMEDIATE`` (see
 adapters/db/engine.py), which makes the same statements exact there.
 
 The statements are ``Prepared`` (built once at import, adapters/db/prepared.py). Those that
-lock are prepared in two forms, skipping locked rows or waiting for them; SQLite's compiler
-leaves ``FOR UPDATE`` out, so the same two serve it.
+lock are prepared in two forms, skipping locked rows or waiting for them (the last resort);
+SQLite's compiler leaves ``FOR UPDATE`` out, so the same two serve it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ def _claim(*, wait: bool) -> Prepared:
 
 
 _CLAIM = {False: _claim(wait=False), True: _claim(wait=True)}
+#: A unit within the cap that looks free as committed (claims in flight still look free).
+_ANY_FREE = Prepared(
+    select(U.c.number)
+    .where(
+        _EDITION,
+        U.c.held_until < bindparam("b_now"),
+        U.c.number
+        <= select(trims.c.unit_cap)
+        .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
+        .scalar_subquery(),
+    )
+    .limit(1)
+)
+#: Seconds between looks while units that look free are held by claims in flight: about
+#: 1.3 s in all, far longer than a reservation's transaction.
+CLAIM_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.5)
 _CAP_AND_TOP = Prepared(
     select(
         trims.c.unit_cap.label("cap"),
@@ -207,11 +224,25 @@ class SqlLaunchRepository:
         if number is not None:
             return int(number)
         # Nothing free that nobody holds. Create missing units first (the first buyers of an
-        # edition, or a raised cap; cheap when there is nothing to do), then look again,
-        # this time waiting for units other transactions hold: one that comes back is taken.
-        added = self._top_up(model_code, trim_code)
-        if not (added or self._postgres):
+        # edition, or a raised cap; cheap when there is nothing to do) and take one of them.
+        if self._top_up(model_code, trim_code):
+            number = _CLAIM[False].scalar(self.conn, params)
+            if number is not None:
+                return int(number)
+        if not self._postgres:
             return None  # SQLite: writers are serialised, so nothing is held elsewhere
+        # Units that look free may be held by claims still in flight, which may roll back:
+        # look again as they commit, and answer "sold out" only when none looks free. Never
+        # wait on their row locks first: a claim keeps a lock on each row it stepped past
+        # (taken meanwhile), so two waiting claims that stepped in different orders deadlock.
+        for pause in CLAIM_PAUSES:
+            if _ANY_FREE.scalar(self.conn, params) is None:
+                return None
+            time.sleep(pause)
+            number = _CLAIM[False].scalar(self.conn, params)
+            if number is not None:
+                return int(number)
+        # Held that long (a stalled transaction): wait for the rows themselves.
         return _number(_CLAIM[True].scalar(self.conn, params))
 
     def _top_up(self, model_code: str, trim_code: str) -> bool:
