@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         "then gets 503 overload.shed with Retry-After. 0: 4, at most MARQUE_DB_POOL_SIZE",
     )
     max_in_flight_wait_seconds: float = Field(
-        0.025,
+        0.01,
         ge=0,
         description="Longest wait for a free slot before a request is shed (at most as many "
         "wait as may run)",
