@@ -72,7 +72,7 @@ def _token(row: Mapping[str, Any]) -> TokenRecord:
     )
 
 
-# Every request's token lookup and a sign-in cache miss's customer read run these.
+# A sign-in cache miss runs this one; the customer reads below serve sign-in and staff pages.
 #: A token with its customer, if a customer's: a buyer's first request in one round trip.
 _TOKEN_AND_CUSTOMER = Prepared(
     select(
@@ -314,10 +314,12 @@ class SqlAuthRepository:
             return None
         customer = None
         if row["customer_created_at"] is not None:
-            customer = CustomerAccount(
-                id=row["actor_id"],
-                phone=row["customer_phone"],
-                created_at=row["customer_created_at"],
+            customer = _customer(
+                {
+                    "id": row["actor_id"],
+                    "phone": row["customer_phone"],
+                    "created_at": row["customer_created_at"],
+                }
             )
         return _token(row), customer
 

@@ -48,16 +48,22 @@ _LIMITED_TRIM = and_(
 )
 
 
+#: A unit within the edition's cap whose hold (if any) has run out, as this statement sees it.
+_FREE_WITHIN_CAP = and_(
+    _EDITION,
+    U.c.held_until < bindparam("b_now"),
+    U.c.number
+    <= select(trims.c.unit_cap)
+    .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
+    .scalar_subquery(),
+)
+
+
 def _claim(*, wait: bool) -> Prepared:
     """Take the free unit held longest ago (within the cap) for ``b_order_id``."""
-    cap = (
-        select(trims.c.unit_cap)
-        .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
-        .scalar_subquery()
-    )
     pick = (
         select(U.c.id)
-        .where(_EDITION, U.c.held_until < bindparam("b_now"), U.c.number <= cap)
+        .where(_FREE_WITHIN_CAP)
         .order_by(U.c.held_until, U.c.number)
         .limit(1)
         .with_for_update(skip_locked=not wait)
@@ -72,18 +78,7 @@ def _claim(*, wait: bool) -> Prepared:
 
 _CLAIM = {False: _claim(wait=False), True: _claim(wait=True)}
 #: A unit within the cap that looks free as committed (claims in flight still look free).
-_ANY_FREE = Prepared(
-    select(U.c.number)
-    .where(
-        _EDITION,
-        U.c.held_until < bindparam("b_now"),
-        U.c.number
-        <= select(trims.c.unit_cap)
-        .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
-        .scalar_subquery(),
-    )
-    .limit(1)
-)
+_ANY_FREE = Prepared(select(U.c.number).where(_FREE_WITHIN_CAP).limit(1))
 #: Seconds between looks while units that look free are held by claims in flight: about
 #: 1.3 s in all, far longer than a reservation's transaction.
 CLAIM_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.5)
