@@ -139,6 +139,7 @@ def reserve(
         )
         if replay is not None:
             reservation = _replayed(uow, replay)
+            uow.end_unchanged()  # a replay writes nothing
         else:
             check_fair_sale(
                 fair_sale_limits(ctx),

@@ -181,3 +181,34 @@ def test_a_buyers_first_request_learns_who_is_calling_in_one_statement(world: Wo
     assert (actor.kind, actor.id) == (buyer.kind, buyer.id)
     assert len(ours(first)) == 1
     assert again == [], "the token cache answers"
+
+
+def test_reads_replays_and_duplicate_webhooks_end_without_a_rollback(
+    world: World, edition: Edition
+) -> None:
+    """psycopg drops a connection's server-side prepared statements at every ROLLBACK, so
+    transactions that write nothing end with COMMIT (adapters/db/unit_of_work.py)."""
+    world.misbehave(sandbox_webhook_duplicate_rate=1.0)  # every webhook comes twice
+    buyer = world.buyer()
+    request = world.request(world.configuration(edition.standard()), key=secrets.token_hex(8))
+    reservation = orders.reserve(world.container, buyer, request)
+    ended: list[str] = []
+    engine = world.container.engine
+    listeners = {
+        "commit": lambda _conn: ended.append("commit"),
+        "rollback": lambda _conn: ended.append("rollback"),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    try:
+        with world.container.uow(readonly=True) as uow:
+            assert uow.orders.get(reservation.order.id) is not None
+        orders.reserve(world.container, buyer, request)  # a replay
+        world.pay(reservation.payment)  # applied, then its duplicate found
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+
+    assert [d.status for d in world.deliveries[-2:]] == [200, 200]
+    assert world.postings(reservation.order.id) == ["payment_captured"]
+    assert "rollback" not in ended

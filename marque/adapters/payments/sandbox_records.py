@@ -127,6 +127,9 @@ def reading(engine: Engine) -> Iterator[Connection]:
     with engine.connect().execution_options(marque_readonly=True) as conn:
         conn.begin()
         yield conn
+        # COMMIT, not the rollback of closing: psycopg drops the connection's prepared
+        # statements at each ROLLBACK (adapters/db/unit_of_work.py, end_unchanged).
+        conn.commit()
 
 
 def payment_row(conn: Connection, reference: str, *, for_update: bool = False) -> Row | None:

@@ -27,6 +27,7 @@ def readyz(container: ContainerDep) -> dict[str, str]:
     try:
         with container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            conn.commit()  # not a rollback: keeps the driver's prepared statements (UoW)
     except Exception as exc:  # any driver error means "not ready"
         raise Unavailable(
             N_("The database cannot be reached. Please try again in {retry_after} seconds."),
