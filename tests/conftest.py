@@ -62,7 +62,9 @@ def _drop_postgres(base_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     """An empty database on one engine (not migrated)."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "marque.db"
@@ -76,7 +78,9 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path, database: Database) -> Iterator[Database]:
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path, database: Database
+) -> Iterator[Database]:
     """A brand-new empty database on the same engine as ``database``, for migration tests."""
     if database.name == "sqlite":
         yield Database("sqlite", f"sqlite:///{tmp_path / 'empty.db'}")

@@ -91,7 +91,10 @@ def create_staff(
     password: Annotated[
         str,
         typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, envvar="MARQUE_STAFF_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="MARQUE_STAFF_PASSWORD",
             help="At least 10 characters; prompted for when not given",
         ),
     ],
@@ -123,7 +126,9 @@ def create_staff(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default MARQUE_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default MARQUE_PORT)")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes (use PostgreSQL for more than 1)")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (use PostgreSQL for more than 1)")
+    ] = 1,
     setup: Annotated[
         bool, typer.Option("--setup/--no-setup", help="Migrate and seed the demo catalogue first")
     ] = False,

@@ -213,9 +213,7 @@ def _hold_unit(
     """Claim a unit of the limited edition for ``order_id`` until ``held_until`` (None: as
     sold, for a paid order); SoldOut when none is left."""
     model, trim_code = priced.offer.model, priced.configuration.trim_code
-    number = uow.launch.claim_unit(
-        model.code, trim_code, order_id, held_until=held_until, now=now
-    )
+    number = uow.launch.claim_unit(model.code, trim_code, order_id, held_until=held_until, now=now)
     if number is None:
         trim = model.trim(trim_code)
         raise sold_out(model.code, trim_code, trim.unit_cap if trim else None)

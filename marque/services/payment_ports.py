@@ -111,7 +111,9 @@ class ProviderUnavailable(Unavailable):
     """The provider timed out or answered 5xx: retry later with the same idempotency key."""
 
     default_code = "payments.provider_unavailable"
-    default_message = N_("The payment provider is not answering. Please try again in {retry_after} seconds.")
+    default_message = N_(
+        "The payment provider is not answering. Please try again in {retry_after} seconds."
+    )
 
 
 class WebhookRejected(MarqueError):

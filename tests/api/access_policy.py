@@ -122,9 +122,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/orders/{order_id}/refund-quote"): customer_owned(
         "order", Role.SALES, Role.FINANCE
     ),
-    ("GET", "/api/v1/orders/{order_id}/payment"): customer_owned(
-        "order", Role.SALES, Role.FINANCE
-    ),
+    ("GET", "/api/v1/orders/{order_id}/payment"): customer_owned("order", Role.SALES, Role.FINANCE),
     # money-moving writes: the buyer only; without an Idempotency-Key the owner gets 400 and
     # changes nothing, while another buyer still gets 404
     ("PATCH", "/api/v1/orders/{order_id}/configuration"): customer_owned("order"),
@@ -132,9 +130,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/orders/{order_id}/cancel"): customer_owned("order"),
     ("POST", "/api/v1/orders/{order_id}/payments"): customer_owned("order"),
     # a read that changes nothing: the owner's own configuration (nothing would change)
-    ("GET", "/api/v1/orders/{order_id}/configuration-preview"): customer_owned(
-        "order"
-    ).with_probe(query={"configuration_code": _first_demo_configuration()}),
+    ("GET", "/api/v1/orders/{order_id}/configuration-preview"): customer_owned("order").with_probe(
+        query={"configuration_code": _first_demo_configuration()}
+    ),
     # payment provider webhooks: public, authenticated by the provider's signature
     ("POST", "/api/v1/payments/webhooks/{provider}"): replace(
         PUBLIC, note="signature-verified; unsigned calls get 400"
@@ -149,7 +147,5 @@ POLICY: dict[tuple[str, str], Access] = {
     # sales opening (launch night): sales staff; the probe body is refused (422) so the
     # matrix never moves the demo catalogue's opening times
     ("GET", "/api/v1/sales/models/{model_code}"): staff(Role.SALES),
-    ("PUT", "/api/v1/sales/models/{model_code}/opening"): staff(Role.SALES).with_probe(
-        body={}
-    ),
+    ("PUT", "/api/v1/sales/models/{model_code}/opening"): staff(Role.SALES).with_probe(body={}),
 }

@@ -191,7 +191,9 @@ def test_a_request_that_fails_half_way_leaves_nothing_and_its_retry_runs(
     assert stored_keys(world, headers["Idempotency-Key"]) == []
 
     monkeypatch.setattr("marque.services.orders.announce", notifications.announce)
-    retried = client.post(f"/api/v1/orders/{order_id}/lock", json={"confirm": True}, headers=headers)
+    retried = client.post(
+        f"/api/v1/orders/{order_id}/lock", json={"confirm": True}, headers=headers
+    )
     assert retried.status_code == 200, retried.text
     assert world.order(order_id).status is OrderStatus.LOCKED
     assert "Idempotent-Replayed" not in retried.headers
@@ -206,7 +208,9 @@ def test_an_expected_refusal_is_stored_and_replayed(world: World, client: Client
     order_id = answer.json()["id"]
     headers = keyed(auth)
 
-    refused = client.post(f"/api/v1/orders/{order_id}/lock", json={"confirm": True}, headers=headers)
+    refused = client.post(
+        f"/api/v1/orders/{order_id}/lock", json={"confirm": True}, headers=headers
+    )
     assert refused.status_code == 409
     assert refused.headers["content-type"].startswith("application/problem+json")
     [key] = stored_keys(world, headers["Idempotency-Key"])

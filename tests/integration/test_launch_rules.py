@@ -17,7 +17,7 @@ from marque.domain.identity import Actor, ActorKind, Role
 from marque.domain.launch import QUEUE_TO_BACK, QUEUE_TO_BACK_UNPAID, SalesNotOpen, iso
 from marque.domain.orders import OrderStatus
 from marque.i18n import Translator
-from marque.services import orders, queue, sales
+from marque.services import cancellations, orders, queue, sales
 
 SALES_STAFF = Actor(ActorKind.STAFF, id="S-launch", roles=frozenset({Role.SALES}))
 FINANCE_STAFF = Actor(ActorKind.STAFF, id="S-finance", roles=frozenset({Role.FINANCE}))
@@ -170,6 +170,32 @@ def test_lock_time_decides_build_order_among_locked_orders(world: World, edition
     assert place_of(world, third) == (3, 0)  # locked first: built first
     assert place_of(world, second) == (2, 1)
     assert place_of(world, first) == (1, 2)  # not locked: behind every locked order
+
+
+def test_orders_locked_at_one_instant_go_by_number_and_ended_orders_leave_the_queue(
+    world: World, edition: Edition
+) -> None:
+    sales.open_sales(world.container, SALES_STAFF, edition.model_code, at=world.clock())
+    choice = edition.standard("paint-midnight-blue")
+    buyers = [world.buyer() for _ in range(5)]
+    placed = [paid(world, b, choice) for b in buyers]
+    code = world.order(placed[0]).configuration_code
+    # The clock stands still: three locks at the same instant, in reverse order.
+    for index in (3, 2, 1):
+        orders.lock(world.container, buyers[index], placed[index], confirm=True)
+
+    assert [place_of(world, o) for o in placed] == [(1, 3), (2, 0), (3, 1), (4, 2), (5, 4)]
+
+    cancellations.cancel(world.container, buyers[2], placed[2])  # locked, then cancelled
+    cancellations.cancel(world.container, buyers[0], placed[0])  # paid, never locked
+
+    assert [place_of(world, o) for o in (placed[1], placed[3], placed[4])] == [
+        (2, 0),
+        (4, 1),
+        (5, 2),
+    ]
+    with world.container.uow(readonly=True) as uow:
+        assert uow.launch.waiting(code) == 3
 
 
 def test_an_unpaid_order_has_no_place_and_a_change_tells_it_gets_one_on_payment(

@@ -47,7 +47,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, as_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -124,7 +126,11 @@ class RequestContextMiddleware:
                 method,
                 scope.get("path", ""),
                 status,
-                extra={"ctx_status": status, "ctx_ms": round(elapsed * 1000, 2), "ctx_route": template},
+                extra={
+                    "ctx_status": status,
+                    "ctx_ms": round(elapsed * 1000, 2),
+                    "ctx_route": template,
+                },
             )
             request_id_var.reset(token)
 

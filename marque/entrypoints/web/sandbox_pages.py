@@ -75,7 +75,12 @@ def _return_target(return_url: str | None) -> str | None:
 
 
 def _page(
-    request: Request, reference: str, return_url: str | None, *, errors: list[str], status: int = 200
+    request: Request,
+    reference: str,
+    return_url: str | None,
+    *,
+    errors: list[str],
+    status: int = 200,
 ) -> Response:
     provider = _provider(request)
     view = provider.inspect(reference)
@@ -104,9 +109,7 @@ def pay_page(request: Request, reference: str, return_url: str | None = None) ->
     return _page(request, reference, return_url, errors=[])
 
 
-def _decide(
-    request: Request, reference: str, return_url: str, *, succeeded: bool
-) -> Response:
+def _decide(request: Request, reference: str, return_url: str, *, succeeded: bool) -> Response:
     provider = _provider(request)
     target = _return_target(return_url)
     try:

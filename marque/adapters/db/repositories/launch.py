@@ -27,18 +27,20 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
+from marque.adapters.db.metadata import UtcDateTime
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.catalog import models, trims
 from marque.adapters.db.tables.launch import FREE, SHARDS, SOLD, edition_units, queue_counters
-from marque.adapters.db.tables.orders import orders
-from marque.domain.launch import WAITING, EditionStock
+from marque.adapters.db.tables.orders import WAITING_LOCKED, WAITING_UNLOCKED, orders
+from marque.domain.launch import EditionStock
 from marque.domain.order_entities import Order
 
 U, Q = edition_units, queue_counters
-WAITING_STATUSES = sorted(str(status) for status in WAITING)
 
 _EDITION = and_(U.c.model_code == bindparam("b_model"), U.c.trim_code == bindparam("b_trim"))
 _LIMITED_TRIM = and_(
@@ -137,36 +139,34 @@ def _take_number(*, wait: bool) -> Prepared:
 
 _TAKE_NUMBER = {False: _take_number(wait=False), True: _take_number(wait=True)}
 
-#: Paid orders of a configuration still waiting for their car (the statuses are constant
-#: binds: ``Prepared`` cannot expand an IN list at execution).
-_WAITING = and_(
-    orders.c.configuration_code == bindparam("configuration"),
-    orders.c.queue_number.is_not(None),
-    orders.c.status.in_([bindparam(f"waiting_{s}", s) for s in WAITING_STATUSES]),
-)
-_LOCKED = orders.c.locked_at.is_not(None)
-_COUNT_WAITING = Prepared(select(func.count().label("n")).where(_WAITING))
+#: Counting the orders ahead reads only the entries of the two partial queue indexes
+#: (adapters/db/tables/orders.py) that come before the buyer's own: no table rows.
+_OF_CONFIGURATION = orders.c.configuration_code == bindparam("configuration")
+
+
+def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+    return select(func.count()).where(_OF_CONFIGURATION, *where).scalar_subquery()
+
+
+#: Every paid order of a configuration still waiting for its car.
+_COUNT_WAITING = Prepared(select((_count(WAITING_LOCKED) + _count(WAITING_UNLOCKED)).label("n")))
 #: Ahead of a locked order: orders locked before it (queue number breaks ties).
 _AHEAD_OF_LOCKED = Prepared(
-    select(func.count().label("n")).where(
-        _WAITING,
-        orders.c.id != bindparam("id"),
-        _LOCKED,
-        or_(
-            orders.c.locked_at < bindparam("locked_at"),
-            and_(
-                orders.c.locked_at == bindparam("locked_at"),
-                orders.c.queue_number < bindparam("queue_number"),
-            ),
-        ),
+    select(
+        _count(
+            WAITING_LOCKED,
+            tuple_(orders.c.locked_at, orders.c.queue_number)
+            < tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number")),
+        ).label("n")
     )
 )
 #: Ahead of an unlocked order: every locked order, and unlocked ones with smaller numbers.
 _AHEAD_OF_UNLOCKED = Prepared(
-    select(func.count().label("n")).where(
-        _WAITING,
-        orders.c.id != bindparam("id"),
-        or_(_LOCKED, orders.c.queue_number < bindparam("queue_number")),
+    select(
+        (
+            _count(WAITING_LOCKED)
+            + _count(WAITING_UNLOCKED, orders.c.queue_number < bindparam("queue_number"))
+        ).label("n")
     )
 )
 _TRIM_ON_SALE = Prepared(
@@ -331,11 +331,7 @@ class SqlLaunchRepository:
         """Open paid orders of the order's configuration that will be built before it."""
         if order.queue_number is None:
             return 0
-        params = {
-            "configuration": order.configuration_code,
-            "id": order.id,
-            "queue_number": order.queue_number,
-        }
+        params = {"configuration": order.configuration_code, "queue_number": order.queue_number}
         if order.locked_at is None:
             return int(_AHEAD_OF_UNLOCKED.scalar(self.conn, params))
         params["locked_at"] = order.locked_at

@@ -10,7 +10,10 @@ machinery that makes them safe to retry (idempotency keys, webhook receipts, out
 - ``idempotency_keys`` keeps each (actor, key)'s request fingerprint and first answer.
 - ``outbox`` rows are written in the same transaction as the change they announce and
   sent after commit by ``marque worker``.
-- ``queue_number`` is left for the launch-surge work (a stable place per configuration).
+- ``queue_number`` is an order's stable number in its configuration's queue, given when its
+  deposit is paid. Two partial indexes hold only the paid orders still waiting for a car,
+  locked ones by (lock time, number) and the others by number: counting the orders ahead
+  of a buyer reads only those index entries, never the table (``WAITING_SQL`` below).
 """
 
 from __future__ import annotations
@@ -28,10 +31,19 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from marque.adapters.db.metadata import UtcDateTime, metadata
+from marque.domain.launch import WAITING
+
+#: The statuses of a paid order still waiting for its car, written into the SQL as
+#: constants: PostgreSQL uses a partial index only when it can prove the query's condition
+#: implies the index's, which it cannot from bound parameters in a generic (prepared) plan.
+WAITING_STATUSES: tuple[str, ...] = tuple(sorted(str(status) for status in WAITING))
 
 orders = Table(
     "orders",
@@ -75,6 +87,37 @@ orders = Table(
     Index("ix_orders_status_expires", "status", "expires_at"),
     Index("ix_orders_status_reminder", "status", "lock_reminder_due_at"),
     Index("ix_orders_status_auto_lock", "status", "auto_lock_at"),
+)
+
+
+def _waiting(locked: bool) -> ColumnElement[bool]:
+    """The condition of the orders one queue index holds (the same text in every query)."""
+    c = orders.c
+    return and_(
+        c.queue_number.is_not(None),
+        c.locked_at.is_not(None) if locked else c.locked_at.is_(None),
+        c.status.in_([literal_column(f"'{status}'") for status in WAITING_STATUSES]),
+    )
+
+
+#: Paid orders waiting for their car, locked (their build order: lock time, then number) ...
+WAITING_LOCKED = _waiting(locked=True)
+#: ... and not locked yet (behind every locked one, by number).
+WAITING_UNLOCKED = _waiting(locked=False)
+Index(
+    "ix_orders_queue_locked",
+    orders.c.configuration_code,
+    orders.c.locked_at,
+    orders.c.queue_number,
+    postgresql_where=WAITING_LOCKED,
+    sqlite_where=WAITING_LOCKED,
+)
+Index(
+    "ix_orders_queue_unlocked",
+    orders.c.configuration_code,
+    orders.c.queue_number,
+    postgresql_where=WAITING_UNLOCKED,
+    sqlite_where=WAITING_UNLOCKED,
 )
 
 order_status_changes = Table(
@@ -282,6 +325,9 @@ reconciliation_mismatches = Table(
 )
 
 __all__ = [
+    "WAITING_LOCKED",
+    "WAITING_STATUSES",
+    "WAITING_UNLOCKED",
     "idempotency_keys",
     "ledger_entries",
     "ledger_postings",

@@ -37,7 +37,9 @@ def readyz(container: ContainerDep) -> dict[str, str]:
     return {"status": "ready", "database": container.engine.dialect.name}
 
 
-@router.get("/metrics", operation_id="ops-metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics", operation_id="ops-metrics", summary="Prometheus metrics", response_class=Response
+)
 def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
