@@ -53,6 +53,11 @@ class LaunchRepository(Protocol):
         """Open paid orders of the order's configuration that are built before it."""
         ...
 
+    def ahead_from_the_back(self, order: Order) -> int:
+        """``ahead`` of a locked order, counting back from the end of the queue: the same
+        number, cheap for an order locked a moment ago (few behind it)."""
+        ...
+
     def waiting(self, configuration_code: str) -> int:
         """Open paid orders of a configuration (all ahead of a newcomer)."""
         ...

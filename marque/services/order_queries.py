@@ -97,14 +97,17 @@ def order_detail(ctx: AppContext, actor: Actor, order_id: str) -> OrderDetail:
         return _detail(ctx, uow, support.visible_order(uow, actor, order_id))
 
 
-def detail_of(ctx: AppContext, order: Order) -> OrderDetail:
+def detail_of(ctx: AppContext, order: Order, queue: QueuePlace | None = None) -> OrderDetail:
     """The detail of an order the caller's own write has just returned (e.g. the lock's
-    ``UPDATE ... RETURNING``), inside that write's transaction: not read again."""
+    ``UPDATE ... RETURNING``), without reading the order again; ``queue`` is its place if
+    that write already knows it (the lock does)."""
     with ctx.uow(readonly=True) as uow:
-        return _detail(ctx, uow, order)
+        return _detail(ctx, uow, order, queue)
 
 
-def _detail(ctx: AppContext, uow: UnitOfWork, order: Order) -> OrderDetail:
+def _detail(
+    ctx: AppContext, uow: UnitOfWork, order: Order, queue: QueuePlace | None = None
+) -> OrderDetail:
     now = ctx.clock()
     cache = ctx.catalog_cache
     terms = support.accepted_terms(uow, order, cache)
@@ -122,7 +125,7 @@ def _detail(ctx: AppContext, uow: UnitOfWork, order: Order) -> OrderDetail:
             RefundDetail(refund, uow.refunds.status_changes(refund.id))
             for refund in uow.refunds.for_order(order.id)
         ],
-        queue=support.queue_place(uow, order),
+        queue=queue if queue is not None else support.queue_place(uow, order),
     )
 
 

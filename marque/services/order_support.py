@@ -201,6 +201,20 @@ def queue_place(uow: UnitOfWork, order: Order) -> QueuePlace | None:
     )
 
 
+def place_on_locking(uow: UnitOfWork, locked: Order) -> QueuePlace | None:
+    """The place of an order this transaction has just locked, the same ``queue_place``
+    gives, counted from the back of the queue: an order locked a moment ago has next to
+    nobody behind it, while counting those ahead would read the whole queue."""
+    if locked.queue_number is None or locked.locked_at is None:
+        return queue_place(uow, locked)
+    return QueuePlace(
+        configuration_code=locked.configuration_code,
+        number=locked.queue_number,
+        ahead=uow.launch.ahead_from_the_back(locked),
+        locked=True,
+    )
+
+
 def post(uow: UnitOfWork, posting: Posting, *, source_id: str | None, now: datetime) -> bool:
     return uow.ledger.add(posting, source_id=source_id, now=now)
 
@@ -213,6 +227,7 @@ __all__ = [
     "may_read",
     "move",
     "owned_order",
+    "place_on_locking",
     "post",
     "queue_place",
     "quote",

@@ -25,7 +25,7 @@ from marque.domain.catalog import DepositKind, DepositTerms, ModelOffer, PricedC
 from marque.domain.deposits import earnest_cap
 from marque.domain.fair_sale import FairSaleLimits, check_fair_sale
 from marque.domain.identity import Actor
-from marque.domain.launch import ensure_on_sale, sold_out
+from marque.domain.launch import QueuePlace, ensure_on_sale, sold_out
 from marque.domain.locking import ensure_can_lock
 from marque.domain.order_entities import AcceptedTerms, ConfigurationChange, Order, Payment, new_id
 from marque.domain.order_errors import OrderErrorCode, conflict, invalid
@@ -324,6 +324,13 @@ def lock(ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool) -> Orde
     """The buyer locks a paid order, having confirmed the warning about the deposit.
 
     Lock time decides build order among locked orders (domain/launch.py)."""
+    return lock_and_place(ctx, actor, order_id, confirm=confirm)[0]
+
+
+def lock_and_place(
+    ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool
+) -> tuple[Order, QueuePlace | None]:
+    """``lock``, and the order's place in its queue as the lock left it (None if unpaid)."""
     now = ctx.clock()
     reason = "the buyer locked the order and confirmed the deposit warning"
     with ctx.uow() as uow:
@@ -345,8 +352,9 @@ def lock(ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool) -> Orde
             if locked is not None:
                 uow.orders.add_status_change(order_id, change)
                 announce(uow, Topic.LOCKED, locked, now)
+                place = support.place_on_locking(uow, locked)
                 uow.commit()
-                return locked
+                return locked, place
         # Not a reserved order of this buyer: read it to say exactly why.
         order = support.owned_order(uow, actor, order_id)
         ensure_can_lock(order.id, order.status, confirmed=confirm)
@@ -362,8 +370,9 @@ def lock(ctx: AppContext, actor: Actor, order_id: str, *, confirm: bool) -> Orde
             lock_reminder_due_at=None,
         )
         announce(uow, Topic.LOCKED, locked, now)
+        place = support.place_on_locking(uow, locked)
         uow.commit()
-    return locked
+    return locked, place
 
 
 __all__ = [
@@ -374,6 +383,7 @@ __all__ = [
     "check_change",
     "fair_sale_limits",
     "lock",
+    "lock_and_place",
     "price_now",
     "reserve",
 ]

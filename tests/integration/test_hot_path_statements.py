@@ -31,7 +31,7 @@ RESERVE = 5  # lock the buyer, read their orders, insert order and payment, stor
 RESERVE_LIMITED = RESERVE + 1  # claim a unit
 WEBHOOK = 9  # receipt, capture, posting, entries, read order, queue number, order, history, notice
 WEBHOOK_LIMITED = WEBHOOK + 2  # the unit becomes sold; the order locks on payment (notice)
-LOCK = 3  # move the order, its history, the notice
+LOCK = 4  # move the order, its history, the notice, its place (from the back of the queue)
 
 #: A read of the catalogue (the unit claim's cap lookup inside its UPDATE is deliberate).
 CATALOGUE = re.compile(
@@ -114,7 +114,7 @@ def test_reserve_and_its_webhook_take_a_handful_of_statements_and_no_catalogue_r
         assert reserving[0] == "BEGIN IMMEDIATE", "writers queue at BEGIN on SQLite"
 
 
-def test_a_lock_is_one_conditional_update_its_history_and_its_notice(
+def test_a_lock_is_one_conditional_update_its_history_its_notice_and_its_place(
     world: World, edition: Edition
 ) -> None:
     buyer = world.buyer()

@@ -180,9 +180,18 @@ def test_orders_locked_at_one_instant_go_by_number_and_ended_orders_leave_the_qu
     buyers = [world.buyer() for _ in range(5)]
     placed = [paid(world, b, choice) for b in buyers]
     code = world.order(placed[0]).configuration_code
-    # The clock stands still: three locks at the same instant, in reverse order.
+    # The clock stands still: three locks at the same instant, in reverse order. Each lock
+    # tells the place a later read counts (it counts back from the end of the queue).
+    told = {}
     for index in (3, 2, 1):
-        orders.lock(world.container, buyers[index], placed[index], confirm=True)
+        _, told[index] = orders.lock_and_place(
+            world.container, buyers[index], placed[index], confirm=True
+        )
+    assert {i: (p.number, p.ahead) for i, p in told.items() if p} == {
+        3: (4, 0),
+        2: (3, 0),
+        1: (2, 0),
+    }
 
     assert [place_of(world, o) for o in placed] == [(1, 3), (2, 0), (3, 1), (4, 2), (5, 4)]
 

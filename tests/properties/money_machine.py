@@ -23,7 +23,12 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from money_machine_books import book_problems, holdings, provider_matches_books
+from money_machine_books import (
+    book_problems,
+    holdings,
+    provider_matches_books,
+    queue_tally_problems,
+)
 from money_machine_steps import (
     CLOCK_JUMPS,
     EXPECTATIONS,
@@ -54,7 +59,14 @@ from marque.domain.money import Money
 from marque.domain.order_entities import Order, Payment
 from marque.domain.order_errors import OrderErrorCode
 from marque.domain.orders import OrderStatus
-from marque.services import cancellations, ledger_checks, order_queries, orders, payments
+from marque.services import (
+    cancellations,
+    ledger_checks,
+    order_queries,
+    orders,
+    payments,
+    queue,
+)
 from marque.services.cancellations import Cancellation
 from marque.services.orders import Reservation
 from marque.services.payment_ports import WebhookRejected
@@ -190,10 +202,16 @@ class MoneyMachine(RuleBasedStateMachine):
     def buyer_locks(self, order_id: str) -> None:
         tracked = self.tracked[order_id]
         status = self.shop.order(order_id).status
-        outcome = attempt(lambda: orders.lock(self.ctx, tracked.buyer, order_id, confirm=True))
+        outcome = attempt(
+            lambda: orders.lock_and_place(self.ctx, tracked.buyer, order_id, confirm=True)
+        )
         if status is OrderStatus.RESERVED:
-            assert isinstance(outcome, Order), outcome
-            assert outcome.status is OrderStatus.LOCKED
+            assert isinstance(outcome, tuple), outcome
+            locked, place = outcome
+            assert locked.status is OrderStatus.LOCKED
+            # The place the lock tells (from the tallies) is the place a later read counts.
+            with self.ctx.uow(readonly=True) as uow:
+                assert place == queue.place(uow, locked)
         elif status is OrderStatus.PENDING_PAYMENT:
             assert refused(outcome, OrderErrorCode.NOT_PAID)
         else:
@@ -367,6 +385,11 @@ class MoneyMachine(RuleBasedStateMachine):
     def the_books_are_right(self) -> None:
         assert self.line.receiver_errors == []
         assert self._problems() == []
+
+    @precondition(lambda self: self.container is not None)
+    @invariant()
+    def the_queue_tallies_match_the_orders(self) -> None:
+        assert queue_tally_problems(self.ctx.engine) == []
 
     @precondition(lambda self: self.container is not None)
     @invariant()

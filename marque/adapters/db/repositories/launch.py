@@ -169,6 +169,26 @@ _AHEAD_OF_UNLOCKED = Prepared(
         ).label("n")
     )
 )
+#: Ahead of a locked order, counted from the back: every locked order still waiting (the
+#: shards' tallies, kept by a trigger: migrations/versions/2026_11_26_0008_queue_tallies.py)
+#: but itself and those behind it. One statement, so one snapshot: the same number as
+#: ``_AHEAD_OF_LOCKED``, read from the index entries behind the order (few for one locked a
+#: moment ago) instead of those ahead.
+_AHEAD_OF_LOCKED_FROM_THE_BACK = Prepared(
+    select(
+        (
+            select(func.coalesce(func.sum(Q.c.locked_waiting), 0))
+            .where(Q.c.configuration_code == bindparam("configuration"))
+            .scalar_subquery()
+            - 1
+            - _count(
+                WAITING_LOCKED,
+                tuple_(orders.c.locked_at, orders.c.queue_number)
+                > tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number")),
+            )
+        ).label("n")
+    )
+)
 _TRIM_ON_SALE = Prepared(
     update(trims)
     .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
@@ -336,6 +356,18 @@ class SqlLaunchRepository:
             return int(_AHEAD_OF_UNLOCKED.scalar(self.conn, params))
         params["locked_at"] = order.locked_at
         return int(_AHEAD_OF_LOCKED.scalar(self.conn, params))
+
+    def ahead_from_the_back(self, order: Order) -> int:
+        """``ahead`` of a locked order, from the tallies and the orders behind it: cheap for
+        an order locked a moment ago, whatever the length of the queue ahead."""
+        if order.queue_number is None or order.locked_at is None:
+            raise ValueError(f"{order.id} is not a locked order with a place")
+        params = {
+            "configuration": order.configuration_code,
+            "queue_number": order.queue_number,
+            "locked_at": order.locked_at,
+        }
+        return int(_AHEAD_OF_LOCKED_FROM_THE_BACK.scalar(self.conn, params))
 
     def waiting(self, configuration_code: str) -> int:
         """Open paid orders of a configuration: what a newcomer at the back would wait for."""

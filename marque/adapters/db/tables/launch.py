@@ -14,7 +14,9 @@ Both avoid the one hot row every buyer would otherwise queue on (docs/decisions.
   shard k hands out k, k + SHARDS, k + 2 * SHARDS ... and a payment takes the least
   advanced shard nobody holds, so numbers stay unique while up to ``SHARDS`` payments of
   one configuration commit at the same time (a burst may leave holes, which the next
-  payments fill first: docs/decisions.md).
+  payments fill first: docs/decisions.md). ``locked_waiting`` tallies, per shard, the locked
+  orders still waiting for their car: a buyer who has just locked is told their place from
+  the sum instead of a count of every locked order ahead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint, text
 
 from marque.adapters.db.metadata import UtcDateTime, metadata
 
@@ -56,6 +58,9 @@ queue_counters = Table(
     Column("shard", Integer, primary_key=True),
     # The last number this shard handed out (shard - SHARDS before its first).
     Column("last", Integer, nullable=False),
+    # Locked orders still waiting whose number came from this shard; kept by a trigger on
+    # orders (migration 0008), so the sum over shards is a configuration's locked queue.
+    Column("locked_waiting", Integer, nullable=False, server_default=text("0")),
 )
 
 __all__ = ["FREE", "SHARDS", "SOLD", "edition_units", "queue_counters"]

@@ -286,8 +286,8 @@ def lock(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     def work() -> tuple[int, OrderDetailOut]:
-        locked = orders.lock(container, actor, order_id, confirm=body.confirm)
-        detail = order_queries.detail_of(container, locked)
+        locked, place = orders.lock_and_place(container, actor, order_id, confirm=body.confirm)
+        detail = order_queries.detail_of(container, locked, place)
         return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
 
     return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
