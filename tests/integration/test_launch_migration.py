@@ -1,6 +1,7 @@
 """Migration 0005 carries a running shop over: every limited edition gets its units, live
 limited-edition orders keep one (paid ones sold, unpaid ones held), and paid orders get queue
-numbers in the order they were paid, which the counters continue. Both engines."""
+numbers in the order they were paid, which the counters continue; migration 0008 tallies the
+locked orders still waiting, and its trigger keeps the tallies from then on. Both engines."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Database
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
 
 from marque.adapters.db import migrate as migrations
 from marque.adapters.db.repositories.launch import SqlLaunchRepository
@@ -102,3 +103,51 @@ def test_upgrading_a_running_shop_gives_units_to_live_orders_and_numbers_to_paid
         launch = SqlLaunchRepository(conn)
         assert launch.next_queue_number("CFG-AAAAAAAAAA") == 3  # the counters continue
         assert launch.next_queue_number("CFG-BBBBBBBBBB") == 2
+
+
+def tallies(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT configuration_code, sum(locked_waiting) FROM queue_tallies "
+                "GROUP BY configuration_code"
+            )
+        )
+        return {str(code): int(n) for code, n in rows if n}
+
+
+def test_upgrading_counts_the_locked_queue_and_the_trigger_keeps_it(engine: Engine) -> None:
+    migrations.upgrade(engine, "0007_queue_indexes")
+    locked = [
+        dataclasses.replace(
+            order("standard", code, status, paid_at=NOW),
+            queue_number=number,
+            locked_at=NOW + timedelta(minutes=number),
+        )
+        for code, status, number in (
+            ("CFG-AAAAAAAAAA", OrderStatus.LOCKED, 1),
+            ("CFG-AAAAAAAAAA", OrderStatus.LOCKED, 18),  # shard 2, like number 2
+            ("CFG-AAAAAAAAAA", OrderStatus.DELIVERED, 3),  # no longer waiting
+            ("CFG-BBBBBBBBBB", OrderStatus.ALLOCATED, 1),
+        )
+    ]
+    paid_only = dataclasses.replace(
+        order("standard", "CFG-AAAAAAAAAA", OrderStatus.RESERVED, paid_at=NOW), queue_number=4
+    )
+    with engine.begin() as conn:
+        repo = SqlOrderRepository(conn)
+        for each in (*locked, paid_only):
+            repo.add(each)
+
+    migrations.upgrade(engine)
+
+    assert tallies(engine) == {"CFG-AAAAAAAAAA": 2, "CFG-BBBBBBBBBB": 1}
+    with engine.begin() as conn:  # from now on the trigger counts: a lock, a cancellation
+        conn.execute(
+            text("UPDATE orders SET status = 'locked', locked_at = :at WHERE id = :id"),
+            {"at": NOW + timedelta(hours=1), "id": paid_only.id},
+        )
+        conn.execute(
+            text("UPDATE orders SET status = 'cancelled' WHERE id = :id"), {"id": locked[3].id}
+        )
+    assert tallies(engine) == {"CFG-AAAAAAAAAA": 3}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.sql import Executable
 
-from marque.adapters.db.tables.launch import SHARDS, queue_counters
+from marque.adapters.db.tables.launch import SHARDS, queue_tallies
 from marque.adapters.db.tables.orders import WAITING_LOCKED, orders, outbox, payments, refunds
 from marque.adapters.db.tables.orders import ledger_entries as E
 from marque.adapters.db.tables.orders import ledger_postings as P
@@ -174,8 +174,8 @@ def book_problems(engine: Engine, *, now: datetime, applied_captures: Iterable[s
 
 
 def queue_tally_problems(engine: Engine) -> list[str]:
-    """Each counter shard's tally of locked orders still waiting (kept by a trigger) against
-    a count of those orders, by the shard their number came from."""
+    """Each shard's tally of locked orders still waiting (kept by a trigger) against a count
+    of those orders, by the shard of their number."""
     shard = (orders.c.queue_number - 1) % SHARDS + 1
     with engine.connect() as conn:
         counted = {
@@ -192,9 +192,9 @@ def queue_tally_problems(engine: Engine) -> list[str]:
             for code, k, n in _rows(
                 conn,
                 select(
-                    queue_counters.c.configuration_code,
-                    queue_counters.c.shard,
-                    queue_counters.c.locked_waiting,
+                    queue_tallies.c.configuration_code,
+                    queue_tallies.c.shard,
+                    queue_tallies.c.locked_waiting,
                 ),
             )
             if n

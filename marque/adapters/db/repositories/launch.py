@@ -35,12 +35,19 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from marque.adapters.db.metadata import UtcDateTime
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.catalog import models, trims
-from marque.adapters.db.tables.launch import FREE, SHARDS, SOLD, edition_units, queue_counters
+from marque.adapters.db.tables.launch import (
+    FREE,
+    SHARDS,
+    SOLD,
+    edition_units,
+    queue_counters,
+    queue_tallies,
+)
 from marque.adapters.db.tables.orders import WAITING_LOCKED, WAITING_UNLOCKED, orders
 from marque.domain.launch import EditionStock
 from marque.domain.order_entities import Order
 
-U, Q = edition_units, queue_counters
+U, Q, T = edition_units, queue_counters, queue_tallies
 
 _EDITION = and_(U.c.model_code == bindparam("b_model"), U.c.trim_code == bindparam("b_trim"))
 _LIMITED_TRIM = and_(
@@ -177,8 +184,8 @@ _AHEAD_OF_UNLOCKED = Prepared(
 _AHEAD_OF_LOCKED_FROM_THE_BACK = Prepared(
     select(
         (
-            select(func.coalesce(func.sum(Q.c.locked_waiting), 0))
-            .where(Q.c.configuration_code == bindparam("configuration"))
+            select(func.coalesce(func.sum(T.c.locked_waiting), 0))
+            .where(T.c.configuration_code == bindparam("configuration"))
             .scalar_subquery()
             - 1
             - _count(

@@ -1,6 +1,6 @@
-"""Launch-night tables: numbered limited-edition units and sharded queue counters.
+"""Launch-night tables: numbered limited-edition units, sharded queue counters and tallies.
 
-Both avoid the one hot row every buyer would otherwise queue on (docs/decisions.md,
+All three avoid the one hot row every buyer would otherwise queue on (docs/decisions.md,
 "Launch night"):
 
 - ``edition_units``: one row per unit of a limited edition, numbered 1..cap. A reservation
@@ -14,9 +14,11 @@ Both avoid the one hot row every buyer would otherwise queue on (docs/decisions.
   shard k hands out k, k + SHARDS, k + 2 * SHARDS ... and a payment takes the least
   advanced shard nobody holds, so numbers stay unique while up to ``SHARDS`` payments of
   one configuration commit at the same time (a burst may leave holes, which the next
-  payments fill first: docs/decisions.md). ``locked_waiting`` tallies, per shard, the locked
-  orders still waiting for their car: a buyer who has just locked is told their place from
-  the sum instead of a count of every locked order ahead.
+  payments fill first: docs/decisions.md).
+- ``queue_tallies``: per configuration and shard of queue numbers, the locked orders still
+  waiting for their car: a buyer who has just locked is told their place from the sum
+  instead of a count of every locked order ahead. A table apart from the counters, so that
+  a lock never waits for a payment holding a counter row.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint
 
 from marque.adapters.db.metadata import UtcDateTime, metadata
 
@@ -58,9 +60,15 @@ queue_counters = Table(
     Column("shard", Integer, primary_key=True),
     # The last number this shard handed out (shard - SHARDS before its first).
     Column("last", Integer, nullable=False),
-    # Locked orders still waiting whose number came from this shard; kept by a trigger on
-    # orders (migration 0008), so the sum over shards is a configuration's locked queue.
-    Column("locked_waiting", Integer, nullable=False, server_default=text("0")),
+)
+queue_tallies = Table(
+    "queue_tallies",
+    metadata,
+    Column("configuration_code", String(16), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    # Locked orders still waiting whose number is of this shard; kept by a trigger on orders
+    # (migration 0008), so the sum over shards is the length of a configuration's locked queue.
+    Column("locked_waiting", Integer, nullable=False),
 )
 
-__all__ = ["FREE", "SHARDS", "SOLD", "edition_units", "queue_counters"]
+__all__ = ["FREE", "SHARDS", "SOLD", "edition_units", "queue_counters", "queue_tallies"]

@@ -1,12 +1,13 @@
 """Queue tallies: how many locked orders of a configuration still wait for their car, kept
-by the database itself on each counter shard, so a buyer who has just locked learns their
-place from 16 rows instead of counting every locked order ahead (tens of thousands on
+by the database itself in up to 16 shard rows, so a buyer who has just locked learns their
+place from those rows instead of counting every locked order ahead (tens of thousands on
 launch night; docs/decisions.md, "Queue places").
 
-A trigger on ``orders`` keeps ``queue_counters.locked_waiting`` exact whichever code path
-moves an order (lock, automatic lock, cancellation, delivery, a hand-written fix): an order
-counts on the shard its queue number came from while it is locked and waiting. Existing
-orders are counted now.
+A trigger on ``orders`` keeps ``queue_tallies`` exact whichever code path moves an order
+(lock, automatic lock, cancellation, delivery, a hand-written fix): an order counts on the
+shard of its queue number while it is locked and waiting. The tallies are a table of their
+own, not columns of ``queue_counters``: a lock would otherwise wait for the payment that
+holds its shard's counter row to take a number. Existing orders are counted now.
 
 On SQLite a later migration that rebuilds ``orders`` (Alembic's batch mode copies the table)
 drops these triggers with the old table and must create them again; the tests compare every
@@ -39,11 +40,26 @@ def counted(row: str) -> str:
     )
 
 
-def add(row: str, delta: str) -> str:
+def shard(row: str) -> str:
+    return f"({row}.queue_number - 1) % {SHARDS} + 1"
+
+
+def add(row: str, only_if: str = "TRUE") -> str:
+    """Count ``row`` in its shard (the first order of a shard makes its row). SQLite wants a
+    WHERE on the SELECT of an upsert, and its trigger bodies have no IF: hence ``only_if``."""
     return (
-        f"UPDATE queue_counters SET locked_waiting = locked_waiting {delta} 1 "
-        f"WHERE configuration_code = {row}.configuration_code "
-        f"AND shard = ({row}.queue_number - 1) % {SHARDS} + 1"
+        "INSERT INTO queue_tallies (configuration_code, shard, locked_waiting) "
+        f"SELECT {row}.configuration_code, {shard(row)}, 1 WHERE {only_if} "
+        "ON CONFLICT (configuration_code, shard) "
+        "DO UPDATE SET locked_waiting = queue_tallies.locked_waiting + 1"
+    )
+
+
+def remove(row: str, only_if: str = "TRUE") -> str:
+    return (
+        "UPDATE queue_tallies SET locked_waiting = locked_waiting - 1 "
+        f"WHERE configuration_code = {row}.configuration_code AND shard = {shard(row)} "
+        f"AND {only_if}"
     )
 
 
@@ -58,10 +74,10 @@ POSTGRES_FUNCTION = f"""
 CREATE FUNCTION queue_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND {counted('OLD')} THEN
-        {add('OLD', '-')};
+        {remove('OLD')};
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') AND {counted('NEW')} THEN
-        {add('NEW', '+')};
+        {add('NEW')};
     END IF;
     RETURN NULL;
 END
@@ -73,27 +89,28 @@ POSTGRES_TRIGGERS = {
     "orders_queue_tally_delete": ("DELETE", counted("OLD")),
 }
 SQLITE_TRIGGERS = {
-    "orders_queue_tally_insert": ("INSERT", counted("NEW"), [add("NEW", "+")]),
+    "orders_queue_tally_insert": ("INSERT", counted("NEW"), [add("NEW")]),
     "orders_queue_tally_update": (
         "UPDATE",
         CHANGED,
-        [f"{add('OLD', '-')} AND {counted('OLD')}", f"{add('NEW', '+')} AND {counted('NEW')}"],
+        [remove("OLD", counted("OLD")), add("NEW", counted("NEW"))],
     ),
-    "orders_queue_tally_delete": ("DELETE", counted("OLD"), [add("OLD", "-")]),
+    "orders_queue_tally_delete": ("DELETE", counted("OLD"), [remove("OLD")]),
 }
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("queue_counters") as batch_op:
-        batch_op.add_column(
-            sa.Column("locked_waiting", sa.Integer(), nullable=False, server_default="0")
-        )
+    op.create_table(
+        "queue_tallies",
+        sa.Column("configuration_code", sa.String(16), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
+        sa.Column("locked_waiting", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("configuration_code", "shard", name=op.f("pk_queue_tallies")),
+    )
     op.execute(
-        "UPDATE queue_counters SET locked_waiting = ("
-        "SELECT count(*) FROM orders WHERE orders.configuration_code = "
-        "queue_counters.configuration_code "
-        f"AND (orders.queue_number - 1) % {SHARDS} + 1 = queue_counters.shard "
-        f"AND {counted('orders')})"
+        "INSERT INTO queue_tallies (configuration_code, shard, locked_waiting) "
+        f"SELECT configuration_code, {shard('orders')}, count(*) FROM orders "
+        f"WHERE {counted('orders')} GROUP BY configuration_code, {shard('orders')}"
     )
     if _postgres():
         op.execute(POSTGRES_FUNCTION)
@@ -116,8 +133,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON orders" if _postgres() else ""))
     if _postgres():
         op.execute("DROP FUNCTION IF EXISTS queue_tally()")
-    with op.batch_alter_table("queue_counters") as batch_op:
-        batch_op.drop_column("locked_waiting")
+    op.drop_table("queue_tallies")
 
 
 def _postgres() -> bool:
