@@ -155,44 +155,33 @@ def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
     return select(func.count()).where(_OF_CONFIGURATION, *where).scalar_subquery()
 
 
+#: Locked orders of the configuration still waiting: the sum of the shards' tallies, kept
+#: by a trigger (migrations/versions/2026_11_26_0008_queue_tallies.py); 16 rows at most.
+_LOCKED_QUEUE = (
+    select(func.coalesce(func.sum(T.c.locked_waiting), 0))
+    .where(T.c.configuration_code == bindparam("configuration"))
+    .scalar_subquery()
+)
+_LOCK_KEY = tuple_(orders.c.locked_at, orders.c.queue_number)
+_GIVEN_LOCK_KEY = tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number"))
+
 #: Every paid order of a configuration still waiting for its car.
-_COUNT_WAITING = Prepared(select((_count(WAITING_LOCKED) + _count(WAITING_UNLOCKED)).label("n")))
+_COUNT_WAITING = Prepared(select((_LOCKED_QUEUE + _count(WAITING_UNLOCKED)).label("n")))
 #: Ahead of a locked order: orders locked before it (queue number breaks ties).
-_AHEAD_OF_LOCKED = Prepared(
-    select(
-        _count(
-            WAITING_LOCKED,
-            tuple_(orders.c.locked_at, orders.c.queue_number)
-            < tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number")),
-        ).label("n")
-    )
+_AHEAD_OF_LOCKED = Prepared(select(_count(WAITING_LOCKED, _LOCK_KEY < _GIVEN_LOCK_KEY).label("n")))
+#: Ahead of a locked order, counted from the back: every locked order still waiting but
+#: itself and those behind it. One statement, so one snapshot: the same number as
+#: ``_AHEAD_OF_LOCKED``, read from the index entries behind the order (few for one locked a
+#: moment ago) instead of those ahead.
+_AHEAD_OF_LOCKED_FROM_THE_BACK = Prepared(
+    select((_LOCKED_QUEUE - 1 - _count(WAITING_LOCKED, _LOCK_KEY > _GIVEN_LOCK_KEY)).label("n"))
 )
 #: Ahead of an unlocked order: every locked order, and unlocked ones with smaller numbers.
 _AHEAD_OF_UNLOCKED = Prepared(
     select(
         (
-            _count(WAITING_LOCKED)
+            _LOCKED_QUEUE
             + _count(WAITING_UNLOCKED, orders.c.queue_number < bindparam("queue_number"))
-        ).label("n")
-    )
-)
-#: Ahead of a locked order, counted from the back: every locked order still waiting (the
-#: shards' tallies, kept by a trigger: migrations/versions/2026_11_26_0008_queue_tallies.py)
-#: but itself and those behind it. One statement, so one snapshot: the same number as
-#: ``_AHEAD_OF_LOCKED``, read from the index entries behind the order (few for one locked a
-#: moment ago) instead of those ahead.
-_AHEAD_OF_LOCKED_FROM_THE_BACK = Prepared(
-    select(
-        (
-            select(func.coalesce(func.sum(T.c.locked_waiting), 0))
-            .where(T.c.configuration_code == bindparam("configuration"))
-            .scalar_subquery()
-            - 1
-            - _count(
-                WAITING_LOCKED,
-                tuple_(orders.c.locked_at, orders.c.queue_number)
-                > tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number")),
-            )
         ).label("n")
     )
 )
