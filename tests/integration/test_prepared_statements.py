@@ -33,6 +33,18 @@ from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.tables.orders import outbox
 
 NOW = datetime(2026, 11, 26, 6, 0, 0, 123456, tzinfo=UTC)
+#: An outbox row with a given id: a second one with the same id breaks the primary key.
+ADD_WITH_ID = Prepared(
+    insert(outbox).values(
+        id=bindparam("b_id"),
+        topic=bindparam("b_topic"),
+        payload={},
+        created_at=NOW,
+        available_at=NOW,
+        attempts=0,
+        dead=True,
+    )
+)
 
 BY_TOPIC = Prepared(
     select(outbox).where(outbox.c.topic == bindparam("topic")).order_by(outbox.c.id)
@@ -157,19 +169,8 @@ def test_driver_errors_are_sqlalchemys_and_a_lost_connection_is_invalidated(
     with engine.begin() as conn:
         added = ADD.first(conn, {"b_topic": name, "b_payload": {}, "b_at": NOW})
     assert added is not None
-    duplicate = Prepared(
-        insert(outbox).values(
-            id=bindparam("b_id"),
-            topic=bindparam("b_topic"),
-            payload={},
-            created_at=NOW,
-            available_at=NOW,
-            attempts=0,
-            dead=True,
-        )
-    )
     with engine.connect() as conn, pytest.raises(IntegrityError):
-        duplicate.run(conn, {"b_id": added["id"], "b_topic": name})
+        ADD_WITH_ID.run(conn, {"b_id": added["id"], "b_topic": name})
     if migrated.name != "postgresql":
         return
     with engine.connect() as conn:
@@ -183,6 +184,27 @@ def test_driver_errors_are_sqlalchemys_and_a_lost_connection_is_invalidated(
         assert lost.value.connection_invalidated
     with engine.connect() as conn:  # the pool gives a working connection again
         assert COUNT.scalar(conn, {"t": name}) == 1
+
+
+def test_a_connection_keeps_one_cursor_and_a_failed_statement_gets_a_fresh_one(
+    engine: Engine,
+) -> None:
+    """Making a cursor per statement cost a tenth of a reservation's Python time."""
+    cursors: list[Any] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, cursor, *_: cursors.append(cursor))
+    name = topic()
+    with engine.begin() as conn:
+        added = ADD.first(conn, {"b_topic": name, "b_payload": {}, "b_at": NOW})
+        assert added is not None
+        assert COUNT.scalar(conn, {"t": name}) == 1
+    with engine.connect() as conn:
+        assert COUNT.scalar(conn, {"t": name}) == 1
+        assert len({id(cursor) for cursor in cursors}) == 1, "one cursor, every statement"
+        with pytest.raises(IntegrityError):
+            ADD_WITH_ID.run(conn, {"b_id": added["id"], "b_topic": name})
+        conn.rollback()
+        assert COUNT.scalar(conn, {"t": name}) == 1
+    assert cursors[-1] is not cursors[0], "the failed statement's cursor is not used again"
 
 
 def test_python_side_column_defaults_are_refused(engine: Engine) -> None:
