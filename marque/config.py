@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     overload_retry_after_seconds: int = Field(
         1, ge=1, description="Retry-After, in seconds, of 503 answers under overload"
     )
+    overload_retry_after_max_seconds: int = Field(
+        10,
+        ge=1,
+        description="Longest Retry-After of shed requests: the hint grows with the last "
+        "second's demand over what was admitted, up to this",
+    )
     log_level: str = Field("INFO", description="Python logging level")
     log_json: bool = Field(True, description="One JSON object per log line")
     token_ttl_seconds: int = Field(

@@ -27,6 +27,7 @@ from marque.entrypoints.api.app import create_app
 from marque.entrypoints.api.backpressure import (
     BackpressureMiddleware,
     InFlightLimiter,
+    RetryHint,
     default_max_in_flight,
 )
 from marque.i18n import Translator
@@ -142,6 +143,58 @@ def test_over_the_limit_a_request_is_shed_with_503_and_retry_after_and_never_sta
         assert [answer.status for answer in await asyncio.gather(*running)] == [200, 200]
         assert (await request(asgi)).status == 200
         assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_retry_after_grows_with_the_last_seconds_demand_over_what_was_admitted() -> None:
+    clock = Clock()
+    hint = RetryHint(2, 12, clock)
+    assert hint.shed() == 2, "nothing shed in the last full second: the base"
+    for _ in range(10):
+        hint.admitted()
+    for _ in range(19):
+        hint.shed()
+    clock.now += 1  # the second with 10 admitted, 20 shed is over
+
+    assert hint.shed() == 6  # 2 s x 30 asked / 10 admitted
+    clock.now += 1  # that second: none admitted, 1 shed
+    assert hint.shed() == 2  # 2 x 1 asked / (at least) 1
+    clock.now += 1
+    for _ in range(100):
+        hint.shed()
+    clock.now += 1
+    assert hint.shed() == 12, "never more than the ceiling"
+    clock.now += 5  # a quiet gap: the last full second shed nothing
+    assert hint.shed() == 2
+
+
+def test_a_shed_answer_carries_the_hint_in_its_header_and_its_params() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        clock = Clock()
+        asgi.retry_hint = RetryHint(3, 30, clock)
+        running = asyncio.create_task(request(asgi))
+        await settle(lambda: len(app.started) == 1)
+        for _ in range(3):
+            await request(asgi)  # shed while the first runs: 1 admitted, 3 shed
+        clock.now += 1
+
+        shed = await request(asgi)
+
+        assert shed.headers["retry-after"] == "12"  # 3 s x 4 asked / 1 admitted
+        assert shed.problem()["params"] == {"retry_after": 12}
+        app.release.set()
+        await running
 
     asyncio.run(scenario())
 

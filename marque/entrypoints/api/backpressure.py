@@ -28,6 +28,12 @@ once instead of waiting behind them. Under a 3x overload the old single queue sh
 buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
 reservations were never paid (docs/benchmarks.md). Finishing the journeys already begun is
 the goodput; turning newcomers away early is the back-pressure.
+
+``Retry-After`` grows with the overload (``RetryHint``): the configured seconds times the
+last second's demand over what was admitted, up to a ceiling. A client that honours it
+comes back about when there is room, instead of every second: under a 3x overload a fixed
+1 s had the excess retried over and over, and answering those 503s took CPU from the
+admitted requests (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
+import time
 from collections import deque
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Final
 
@@ -137,6 +146,44 @@ class InFlightLimiter:
             queue.remove(waiter)
 
 
+class RetryHint:
+    """``Retry-After`` seconds from the demand of the last full second against what was
+    admitted in it: ``base`` while nothing was shed, else ``base`` times demand over
+    admitted, rounded up, at most ``ceiling``. Demand counts the retries too, so a crowd
+    that keeps coming back is told to wait longer; a second without sheds resets it."""
+
+    def __init__(
+        self, base: int, ceiling: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.base = max(1, base)
+        self.ceiling = max(self.base, ceiling)
+        self.clock = clock
+        self._second = int(clock())
+        self._admitted = self._shed = 0
+        self._last = (0, 0)  # admitted and shed in the last full second
+
+    def _roll(self) -> None:
+        second = int(self.clock())
+        if second != self._second:
+            follows = second == self._second + 1
+            self._last = (self._admitted, self._shed) if follows else (0, 0)
+            self._second, self._admitted, self._shed = second, 0, 0
+
+    def admitted(self) -> None:
+        self._roll()
+        self._admitted += 1
+
+    def shed(self) -> int:
+        """Count a shed request; the seconds to tell it."""
+        self._roll()
+        self._shed += 1
+        admitted, shed = self._last
+        if not shed:
+            return self.base
+        demand = admitted + shed
+        return min(self.ceiling, math.ceil(self.base * demand / max(admitted, 1)))
+
+
 class BackpressureMiddleware:
     """Admits requests through an ``InFlightLimiter``; sheds the rest with 503."""
 
@@ -148,6 +195,7 @@ class BackpressureMiddleware:
         max_wait_seconds: float,
         retry_after_seconds: int,
         default_locale: str,
+        retry_after_max_seconds: int | None = None,
         registry: CollectorRegistry | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
         priority_prefixes: tuple[str, ...] = PRIORITY_PREFIXES,
@@ -157,7 +205,8 @@ class BackpressureMiddleware:
         self.limiter = InFlightLimiter(
             max_in_flight, max_waiting=max_in_flight, max_wait=max_wait_seconds
         )
-        self.retry_after = max(1, int(retry_after_seconds))
+        base = max(1, int(retry_after_seconds))
+        self.retry_hint = RetryHint(base, retry_after_max_seconds or base)
         self.default_locale = default_locale
         self.exempt_paths = exempt_paths
         self.priority_prefixes = priority_prefixes
@@ -184,8 +233,9 @@ class BackpressureMiddleware:
             self.limiter.force()
         elif not await self.limiter.acquire(follow_up=self._follows_up(path)):
             self.shed.labels(scope.get("method", "")).inc()
-            await self._send_shed(scope, send)
+            await self._send_shed(scope, send, self.retry_hint.shed())
             return
+        self.retry_hint.admitted()
         try:
             await self.app(scope, receive, send)
         finally:
@@ -194,11 +244,11 @@ class BackpressureMiddleware:
     def _follows_up(self, path: str) -> bool:
         return path.startswith(self.follow_up_prefixes) and path not in NEW_WORK_PATHS
 
-    async def _send_shed(self, scope: Scope, send: Send) -> None:
+    async def _send_shed(self, scope: Scope, send: Send, retry_after: int) -> None:
         state = scope.get("state") or {}
         translator = state.get("translator")
         _ = translator if isinstance(translator, Translator) else Translator(self.default_locale)
-        busy = Unavailable(retry_after=self.retry_after, code=OverloadCode.SHED)
+        busy = Unavailable(retry_after=retry_after, code=OverloadCode.SHED)
         body: dict[str, object] = {
             "type": f"https://marque.dev/problems/{busy.code}",
             "title": _(busy.title),
@@ -206,7 +256,7 @@ class BackpressureMiddleware:
             "detail": _(busy.message, **busy.params),
             "code": busy.code,
             "instance": scope.get("path", ""),
-            "params": {"retry_after": self.retry_after},
+            "params": {"retry_after": retry_after},
         }
         if state.get("request_id"):
             body["request_id"] = state["request_id"]
@@ -218,7 +268,7 @@ class BackpressureMiddleware:
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(content)).encode()),
-                    (b"retry-after", str(self.retry_after).encode()),
+                    (b"retry-after", str(retry_after).encode()),
                     (b"cache-control", b"no-store"),
                     (b"content-language", _.locale.encode()),
                 ],
@@ -252,5 +302,6 @@ __all__ = [
     "BackpressureMiddleware",
     "InFlightLimiter",
     "OverloadCode",
+    "RetryHint",
     "default_max_in_flight",
 ]
