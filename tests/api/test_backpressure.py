@@ -240,37 +240,6 @@ def test_a_request_that_waited_its_whole_bounded_wait_is_shed_without_running() 
     asyncio.run(scenario())
 
 
-def test_after_a_begun_journey_was_turned_away_new_journeys_wait_a_second() -> None:
-    async def scenario() -> None:
-        app = BlockingApp()
-        asgi = middleware(app, limit=1, wait=0)
-        clock = Clock()
-        asgi.limiter.clock = clock
-        running = asyncio.create_task(request(asgi, "/api/v1/orders/O-1/lock"))
-        await settle(lambda: len(app.started) == 1)
-        assert (await request(asgi, "/api/v1/orders/O-2/payment")).status == 503
-        app.release.set()
-        await running
-        assert asgi.limiter.in_flight == 0
-
-        clock.now += 0.9  # a slot is free, but the turned-away payer will be back
-        held = await request(asgi, "/api/v1/orders")
-        assert (await request(asgi, "/api/v1/orders/O-2/payment")).status == 200
-        clock.now += 0.2  # a second after the follow-up was turned away
-        admitted = await request(asgi, "/api/v1/orders")
-
-        assert held.status == 503
-        assert held.problem()["code"] == "overload.shed"
-        assert admitted.status == 200
-        assert app.started == [
-            "/api/v1/orders/O-1/lock",
-            "/api/v1/orders/O-2/payment",
-            "/api/v1/orders",
-        ]
-
-    asyncio.run(scenario())
-
-
 def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None:
     async def scenario() -> None:
         app = BlockingApp()

@@ -27,10 +27,7 @@ such steps wait, new work (a new reservation, a configuration, anything else) is
 once instead of waiting behind them. Under a 3x overload the old single queue shed a
 buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
 reservations were never paid (docs/benchmarks.md). Finishing the journeys already begun is
-the goodput; turning newcomers away early is the back-pressure. For a second after a
-follow-up had to be turned away, every new journey is turned away too: under a 3x overload
-a tenth of the admitted reservations were never paid, their pay calls shed until the buyer
-gave up, while new reservations kept taking the slots that freed up.
+the goodput; turning newcomers away early is the back-pressure.
 
 ``Retry-After`` grows with the overload (``RetryHint``): the configured seconds times the
 last second's demand over what was admitted, up to a ceiling. A client that honours it
@@ -85,44 +82,24 @@ class InFlightLimiter:
     must ``release`` it), False when it should be turned away. A released slot passes
     straight to the longest-waiting follow-up, else to the longest-waiting other caller, so
     a newcomer cannot overtake a queue; new work is turned away at once while follow-ups
-    wait (it could only wait behind them), and for ``hold_new_after_follow_up_shed`` s after
-    a follow-up had to be turned away (the room goes to the journeys already begun).
+    wait (it could only wait behind them).
     """
 
-    def __init__(
-        self,
-        limit: int,
-        *,
-        max_waiting: int,
-        max_wait: float,
-        hold_new_after_follow_up_shed: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, limit: int, *, max_waiting: int, max_wait: float) -> None:
         if limit < 1:
             raise ValueError("the in-flight limit must be at least 1")
         self.limit = limit
         self.max_waiting = max(0, max_waiting)
         self.max_wait = max(0.0, max_wait)
-        self.hold_new = max(0.0, hold_new_after_follow_up_shed)
-        self.clock = clock
         self.in_flight = 0
         self._follow_ups: deque[asyncio.Future[None]] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._follow_up_shed_at = -math.inf
 
     @property
     def waiting(self) -> int:
         return sum(1 for q in (self._follow_ups, self._waiters) for w in q if not w.done())
 
     async def acquire(self, *, follow_up: bool = False) -> bool:
-        granted = await self._acquire(follow_up)
-        if follow_up and not granted:
-            self._follow_up_shed_at = self.clock()
-        return granted
-
-    async def _acquire(self, follow_up: bool) -> bool:
-        if not follow_up and self.clock() - self._follow_up_shed_at < self.hold_new:
-            return False  # a begun journey was just turned away: keep the room for it
         free = self.in_flight < self.limit and not self._follow_ups
         if free and (follow_up or not self._waiters):
             self.in_flight += 1
