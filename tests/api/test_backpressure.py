@@ -256,13 +256,21 @@ def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None
     asyncio.run(scenario())
 
 
-def test_payment_webhooks_are_admitted_when_full_and_take_a_slot_while_they_run() -> None:
+@pytest.mark.parametrize(
+    "priority",
+    [
+        "/api/v1/payments/webhooks/sandbox",  # money already paid
+        "/api/v1/sandbox/payments/sbp_1/succeed",  # the provider's servers, not marque's
+        "/sandbox/pay/sbp_1/succeed",
+    ],
+)
+def test_payments_are_admitted_when_full_and_take_a_slot_while_they_run(priority: str) -> None:
     async def scenario() -> None:
         app = BlockingApp()
         asgi = middleware(app, limit=1, wait=3600)
         buyer = asyncio.create_task(request(asgi, "/api/v1/orders"))
         await settle(lambda: len(app.started) == 1)
-        webhook = asyncio.create_task(request(asgi, "/api/v1/payments/webhooks/sandbox"))
+        webhook = asyncio.create_task(request(asgi, priority))
         await settle(lambda: len(app.started) == 2)
         waiting = asyncio.create_task(request(asgi, "/api/v1/orders"))
         await settle(lambda: asgi.limiter.waiting == 1)
@@ -310,7 +318,7 @@ def test_new_work_is_shed_at_once_while_steps_of_begun_journeys_wait(path: str) 
         asgi = middleware(app, limit=2, wait=3600)  # room for two waiters of each kind
         held = [asyncio.create_task(request(asgi, f"/api/v1/orders/O-{n}")) for n in (1, 2)]
         await settle(lambda: len(app.started) == 2)
-        pay = asyncio.create_task(request(asgi, "/api/v1/sandbox/payments/sbp_1/succeed"))
+        lock = asyncio.create_task(request(asgi, "/api/v1/orders/O-3/lock"))
         await settle(lambda: asgi.limiter.waiting == 1)
 
         newcomer = asyncio.create_task(request(asgi, path))
@@ -320,8 +328,8 @@ def test_new_work_is_shed_at_once_while_steps_of_begun_journeys_wait(path: str) 
         assert newcomer.result().problem()["code"] == "overload.shed"
         assert asgi.limiter.waiting == 1
         app.release.set()
-        assert [answer.status for answer in await asyncio.gather(*held, pay)] == [200] * 3
-        assert app.started[2:] == ["/api/v1/sandbox/payments/sbp_1/succeed"]
+        assert [answer.status for answer in await asyncio.gather(*held, lock)] == [200] * 3
+        assert app.started[2:] == ["/api/v1/orders/O-3/lock"]
 
     asyncio.run(scenario())
 

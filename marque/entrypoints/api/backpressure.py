@@ -17,12 +17,15 @@ its operators need to see it. Payment webhooks are never shed either, but they d
 slot: they finish work that was admitted earlier (money the buyer has already paid), arrive
 no faster than those reservations were admitted, and a provider that is told to retry
 backs off for seconds to hours, so shedding them would turn a short overload into long
-"paid but not confirmed" waits. Shed requests are counted in
+"paid but not confirmed" waits. The sandbox payment provider's pages and API are admitted
+the same way: they stand in for the provider's own servers, which a real launch does not
+share with marque, so marque's load must not decide whether a buyer can pay there (under a
+3x overload a tenth of the admitted reservations went unpaid because their pay calls were
+shed). Shed requests are counted in
 ``marque_http_requests_shed_total``; ``marque_http_requests_in_flight`` is the gauge.
 
 The next step of a journey goes before a new one. A request about an order that exists
-(pay, poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages, the sandbox
-provider's pay calls) waits in a queue of its own that a freed slot serves first, and while
+(poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages) waits in a queue of its own that a freed slot serves first, and while
 such steps wait, new work (a new reservation, a configuration, anything else) is shed at
 once instead of waiting behind them. Under a 3x overload the old single queue shed a
 buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
@@ -56,14 +59,15 @@ from marque.i18n import Translator
 
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Admitted even when full (they count as in flight): see the module's docstring.
-PRIORITY_PREFIXES: Final = ("/api/v1/payments/webhooks/",)
-#: Steps of a journey already begun: served first when they have to wait (module docstring).
-FOLLOW_UP_PREFIXES: Final = (
-    "/api/v1/orders/",
-    "/orders/",
+PRIORITY_PREFIXES: Final = (
+    "/api/v1/payments/webhooks/",
+    # The sandbox payment provider stands in for a third party's servers, whose capacity is
+    # not marque's to ration: a buyer's payment there is never refused for marque's load.
     "/api/v1/sandbox/payments/",
     "/sandbox/pay/",
 )
+#: Steps of a journey already begun: served first when they have to wait (module docstring).
+FOLLOW_UP_PREFIXES: Final = ("/api/v1/orders/", "/orders/")
 #: Under a follow-up prefix but the start of a new journey.
 NEW_WORK_PATHS: Final = frozenset({"/orders/new"})
 PROBLEM_JSON: Final = "application/problem+json"
