@@ -124,6 +124,17 @@ class QueuePlace:
 
 
 @dataclass(frozen=True)
+class TallyMismatch:
+    """A queue tally (locked orders still waiting, per configuration and shard of numbers)
+    that disagrees with a count of those orders."""
+
+    configuration_code: str
+    shard: int
+    tallied: int
+    counted: int
+
+
+@dataclass(frozen=True)
 class EditionStock:
     """How a limited edition stands right now (for operators and the sales command)."""
 
@@ -148,6 +159,7 @@ __all__ = [
     "QueuePlace",
     "SalesNotOpen",
     "SoldOut",
+    "TallyMismatch",
     "ensure_on_sale",
     "is_on_sale",
     "iso",

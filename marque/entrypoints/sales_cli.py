@@ -1,5 +1,6 @@
-"""`marque sales open` and `marque sales status` (registered by cli.py): when each model and
-trim goes on sale, and how its limited edition stands.
+"""`marque sales open`, `marque sales status` and `marque sales queue-check` (registered by
+cli.py): when each model and trim goes on sale, how its limited edition stands, and whether
+the queue tallies agree with the orders.
 
 Running server processes see a change within ``MARQUE_CATALOG_CACHE_SECONDS``.
 """
@@ -18,7 +19,7 @@ from marque.domain.errors import MarqueError
 from marque.domain.identity import SYSTEM
 from marque.domain.launch import iso
 from marque.entrypoints.api.observability import configure_logging
-from marque.services import sales
+from marque.services import queue, sales
 from marque.services.sales import SalesStatus
 
 sales_app = typer.Typer(
@@ -102,3 +103,27 @@ def sales_status(
     finally:
         container.close()
     _print(status)
+
+
+@sales_app.command("queue-check")
+def queue_check(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Rewrite the tallies that disagree from a count")
+    ] = False,
+) -> None:
+    """Compare each queue tally (locked orders still waiting, per configuration and shard)
+    with a count of the orders. Exit status 1 when one disagrees and --fix was not given."""
+    container = _container()
+    try:
+        wrong = queue.recount_tallies(container) if fix else queue.tally_mismatches(container)
+    finally:
+        container.close()
+    for mismatch in wrong:
+        out.print(
+            f"{mismatch.configuration_code} shard {mismatch.shard}: tally {mismatch.tallied}, "
+            f"orders {mismatch.counted}" + (" (fixed)" if fix else "")
+        )
+    if not wrong:
+        out.print("queue tallies ok: every tally matches the orders")
+    elif not fix:
+        raise typer.Exit(1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from marque.domain.launch import EditionStock
+from marque.domain.launch import EditionStock, TallyMismatch
 from marque.domain.order_entities import Order
 
 
@@ -56,6 +56,15 @@ class LaunchRepository(Protocol):
     def ahead_from_the_back(self, order: Order) -> int:
         """``ahead`` of a locked order, counting back from the end of the queue: the same
         number, cheap for an order locked a moment ago (few behind it)."""
+        ...
+
+    def tally_mismatches(self) -> list[TallyMismatch]:
+        """Queue tallies that disagree with a count of the orders (none, unless the trigger
+        that keeps them was bypassed)."""
+        ...
+
+    def recount_tallies(self) -> list[TallyMismatch]:
+        """Rewrite every queue tally from a count of the orders; what was wrong before."""
         ...
 
     def waiting(self, configuration_code: str) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from marque.domain.catalog import PricedConfiguration
 from marque.domain.identity import Actor
-from marque.domain.launch import QUEUE_TO_BACK, QUEUE_TO_BACK_UNPAID, QueuePlace
+from marque.domain.launch import QUEUE_TO_BACK, QUEUE_TO_BACK_UNPAID, QueuePlace, TallyMismatch
 from marque.domain.money import Money
 from marque.domain.order_entities import Order
 from marque.domain.orders import OrderEvent, transition
@@ -79,4 +79,26 @@ def preview_change(
     )
 
 
-__all__ = ["ChangePreview", "place", "preview_change"]
+def tally_mismatches(ctx: AppContext) -> list[TallyMismatch]:
+    """Queue tallies that disagree with a count of the locked orders still waiting. A
+    trigger keeps them (adapters/db/migrations/versions/2026_11_26_0008_queue_tallies.py),
+    so there are none unless something went around it (a bulk load with triggers off)."""
+    with ctx.uow(readonly=True) as uow:
+        return uow.launch.tally_mismatches()
+
+
+def recount_tallies(ctx: AppContext) -> list[TallyMismatch]:
+    """Rewrite the queue tallies that disagree from a count; what they said before."""
+    with ctx.uow() as uow:
+        wrong = uow.launch.recount_tallies()
+        uow.commit()
+    return wrong
+
+
+__all__ = [
+    "ChangePreview",
+    "place",
+    "preview_change",
+    "recount_tallies",
+    "tally_mismatches",
+]

@@ -27,7 +27,18 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -44,7 +55,7 @@ from marque.adapters.db.tables.launch import (
     queue_tallies,
 )
 from marque.adapters.db.tables.orders import WAITING_LOCKED, WAITING_UNLOCKED, orders
-from marque.domain.launch import EditionStock
+from marque.domain.launch import EditionStock, TallyMismatch
 from marque.domain.order_entities import Order
 
 U, Q, T = edition_units, queue_counters, queue_tallies
@@ -364,6 +375,51 @@ class SqlLaunchRepository:
             "locked_at": order.locked_at,
         }
         return int(_AHEAD_OF_LOCKED_FROM_THE_BACK.scalar(self.conn, params))
+
+    # -- queue tallies: a check and a repair, not on the launch path ------------------------
+    def tally_mismatches(self) -> list[TallyMismatch]:
+        shard = (orders.c.queue_number - 1) % SHARDS + 1
+        counted = {
+            (str(code), int(k)): int(n)
+            for code, k, n in self.conn.execute(
+                select(orders.c.configuration_code, shard, func.count())
+                .where(WAITING_LOCKED)
+                .group_by(orders.c.configuration_code, shard)
+            )
+        }
+        tallied = {
+            (str(code), int(k)): int(n)
+            for code, k, n in self.conn.execute(
+                select(T.c.configuration_code, T.c.shard, T.c.locked_waiting)
+            )
+        }
+        return [
+            TallyMismatch(code, k, tallied.get((code, k), 0), counted.get((code, k), 0))
+            for code, k in sorted(set(counted) | set(tallied))
+            if tallied.get((code, k), 0) != counted.get((code, k), 0)
+        ]
+
+    def recount_tallies(self) -> list[TallyMismatch]:
+        if self._postgres:
+            # Locks of other buyers wait for the recount; their trigger then counts them on
+            # top of it (SQLite's writers are serialised by BEGIN IMMEDIATE already).
+            self.conn.execute(text("LOCK TABLE queue_tallies IN EXCLUSIVE MODE"))
+        wrong = self.tally_mismatches()
+        for mismatch in wrong:
+            key = and_(
+                T.c.configuration_code == mismatch.configuration_code,
+                T.c.shard == mismatch.shard,
+            )
+            self.conn.execute(delete(T).where(key))
+            if mismatch.counted:
+                self.conn.execute(
+                    insert(T).values(
+                        configuration_code=mismatch.configuration_code,
+                        shard=mismatch.shard,
+                        locked_waiting=mismatch.counted,
+                    )
+                )
+        return wrong
 
     def waiting(self, configuration_code: str) -> int:
         """Open paid orders of a configuration: what a newcomer at the back would wait for."""
