@@ -266,7 +266,20 @@ def verify(
         )
     )
 
-    done = run_marque("ledger", "check", env=marque_env(database_url, MARQUE_LOG_JSON="false"))
+    env = marque_env(database_url, MARQUE_LOG_JSON="false")
+    done = run_marque("ledger", "check", env=env)
     last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     checks.append(Check("marque ledger check passes", done.returncode == 0, last))
+    checks.append(_queue_tallies(env))
     return checks
+
+
+def _queue_tallies(env: dict[str, str]) -> Check:
+    """The served revision's own `marque sales queue-check`: the tallies its trigger kept
+    through the run (many processes, a SIGKILL) equal a count of the orders."""
+    name = "queue tallies match the orders (marque sales queue-check)"
+    done = run_marque("sales", "queue-check", env=env)
+    if done.returncode == 2 and "No such command" in done.stderr:
+        return Check(name, True, "skipped: the served revision has no queue tallies")
+    lines = done.stdout.strip().splitlines() or ["(no output)"]
+    return Check(name, done.returncode == 0, "; ".join(lines[-3:]))
