@@ -103,12 +103,22 @@ def test_settings(url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def migrate_and_seed(url: str) -> None:
+    """Bring an empty database to the newest schema and give it the demo catalogue."""
+    from marque.services.demo_catalog import seed_demo_catalog
+
+    engine = create_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    container = bootstrap(test_settings(url))
+    seed_demo_catalog(container.uow(), container.clock())
+    container.close()
+
+
 @contextmanager
 def own_seeded_database(database: Database, folder: Path) -> Iterator[Database]:
     """A fresh database on the engine of ``database``, migrated and with the demo catalogue,
     for tests whose servers and editions must not share the session's; dropped at the end."""
-    from marque.services.demo_catalog import seed_demo_catalog
-
     name = None
     if database.name == "sqlite":
         own = Database("sqlite", f"sqlite:///{folder / 'own.db'}")
@@ -117,12 +127,7 @@ def own_seeded_database(database: Database, folder: Path) -> Iterator[Database]:
         url, name = _fresh_postgres(PG_URL)
         own = Database("postgresql", url)
     try:
-        engine = create_engine(own.url)
-        migrations.upgrade(engine)
-        engine.dispose()
-        container = bootstrap(test_settings(own.url))
-        seed_demo_catalog(container.uow(), container.clock())
-        container.close()
+        migrate_and_seed(own.url)
         yield own
     finally:
         if name is not None:

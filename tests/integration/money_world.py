@@ -8,13 +8,16 @@ session database never see each other's days, buyers or orders.
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import Database, random_phone, test_settings
+from conftest import ROOT, Database, migrate_and_seed, random_phone, test_settings
 
 from marque.adapters.clock import FrozenClock
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
@@ -57,8 +60,37 @@ class World:
         container = bootstrap(test_settings(database.url, **overrides), clock=clock)
         return cls(container, clock)
 
+    @classmethod
+    def on_own_database(cls, database: Database, at: datetime) -> World:
+        """A World on an empty database of its own (for tests that break records on
+        purpose): migrated, the demo catalogue seeded, the clock frozen at ``at``."""
+        migrate_and_seed(database.url)
+        clock = FrozenClock(at)
+        return cls(bootstrap(test_settings(database.url), clock=clock), clock)
+
     def close(self) -> None:
         self.container.close()
+
+    def marque(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``marque ARGS`` as an operator runs it, on this World's database."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "MARQUE_DATABASE_URL": self.container.settings.database_url,
+                "MARQUE_ENV": "test",
+                "MARQUE_LOG_JSON": "false",
+                "COLUMNS": "200",
+            }
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "marque.entrypoints.cli", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     @property
     def provider(self) -> SandboxPaymentProvider:

@@ -6,29 +6,22 @@ the other tests' shared database."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import conftest
 import pytest
-from conftest import ROOT, Database
+from conftest import Database
 from money_world import World
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 
-from marque.adapters.clock import FrozenClock
-from marque.adapters.db import migrate as migrations
 from marque.adapters.db.tables.orders import ledger_entries, ledger_postings
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
-from marque.bootstrap import bootstrap
 from marque.domain.money import Money
 from marque.domain.order_entities import Refund
 from marque.domain.refunds import RefundStatus
 from marque.services import cancellations, refunds
-from marque.services.demo_catalog import seed_demo_catalog
 from marque.services.orders import Reservation
 from marque.services.payment_ports import ProviderRefund
 
@@ -38,37 +31,9 @@ DAY = datetime(2026, 10, 15, 9, tzinfo=UTC)
 
 @pytest.fixture
 def world(empty_database: Database) -> Iterator[World]:
-    engine = create_engine(empty_database.url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    seeding = bootstrap(conftest.test_settings(empty_database.url))
-    seed_demo_catalog(seeding.uow(), seeding.clock())
-    seeding.close()
-    clock = FrozenClock(DAY)
-    built = World(bootstrap(conftest.test_settings(empty_database.url), clock=clock), clock)
+    built = World.on_own_database(empty_database, DAY)
     yield built
     built.close()
-
-
-def marque(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "MARQUE_DATABASE_URL": world.container.settings.database_url,
-            "MARQUE_ENV": "test",
-            "MARQUE_LOG_JSON": "false",
-            "COLUMNS": "200",
-        }
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "marque.entrypoints.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def a_day_of_business(world: World) -> dict[str, str]:
@@ -127,8 +92,8 @@ def insert_posting(
 def test_a_clean_day_passes_both_checks(world: World) -> None:
     a_day_of_business(world)
 
-    check = marque(world, "ledger", "check")
-    reconcile = marque(world, "reconcile", "--date", "2026-10-15")
+    check = world.marque("ledger", "check")
+    reconcile = world.marque("reconcile", "--date", "2026-10-15")
 
     assert check.returncode == 0, check.stdout + check.stderr
     assert "ledger ok" in check.stdout
@@ -174,8 +139,8 @@ def test_broken_records_are_found_by_both_checks(world: World) -> None:
     )
     world.provider.complete_payment(ghost.reference, succeeded=True)
 
-    check = marque(world, "ledger", "check")
-    reconcile = marque(world, "reconcile", "--date", "2026-10-15")
+    check = world.marque("ledger", "check")
+    reconcile = world.marque("reconcile", "--date", "2026-10-15")
 
     assert check.returncode == 1, check.stdout + check.stderr
     report = check.stdout
@@ -199,7 +164,7 @@ def test_broken_records_are_found_by_both_checks(world: World) -> None:
 
 
 def test_reconcile_with_an_unknown_provider_exits_with_2(world: World) -> None:
-    result = marque(world, "reconcile", "--date", "2026-10-15", "--provider", "nowhere")
+    result = world.marque("reconcile", "--date", "2026-10-15", "--provider", "nowhere")
 
     assert result.returncode == 2
     assert "nowhere" in result.stderr
@@ -288,8 +253,8 @@ def posted_at(world: World, refund: Refund) -> datetime:
 
 def reconcile_both_days(world: World) -> tuple[subprocess.CompletedProcess[str], ...]:
     return (
-        marque(world, "reconcile", "--date", LATE_DAY),
-        marque(world, "reconcile", "--date", NEXT_DAY),
+        world.marque("reconcile", "--date", LATE_DAY),
+        world.marque("reconcile", "--date", NEXT_DAY),
     )
 
 

@@ -6,31 +6,19 @@ Each engine gets a database of its own: the broken tallies must not reach other 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
-import conftest
 import pytest
 from conftest import Database
 from money_world import World
-from sqlalchemy import create_engine, text
-from test_ledger_cli import DAY, marque
+from sqlalchemy import text
 
-from marque.adapters.clock import FrozenClock
-from marque.adapters.db import migrate as migrations
-from marque.bootstrap import bootstrap
 from marque.services import orders
-from marque.services.demo_catalog import seed_demo_catalog
 
 
 @pytest.fixture
 def world(empty_database: Database) -> Iterator[World]:
-    engine = create_engine(empty_database.url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    seeding = bootstrap(conftest.test_settings(empty_database.url))
-    seed_demo_catalog(seeding.uow(), seeding.clock())
-    seeding.close()
-    clock = FrozenClock(DAY)
-    built = World(bootstrap(conftest.test_settings(empty_database.url), clock=clock), clock)
+    built = World.on_own_database(empty_database, datetime(2026, 11, 20, 9, tzinfo=UTC))
     yield built
     built.close()
 
@@ -46,15 +34,15 @@ def lock_a_paid_order(world: World) -> None:
 def test_queue_check_finds_broken_tallies_and_fix_rewrites_them(world: World) -> None:
     for _ in range(2):
         lock_a_paid_order(world)
-    healthy = marque(world, "sales", "queue-check")
+    healthy = world.marque("sales", "queue-check")
     assert healthy.returncode == 0, healthy.stderr
     assert "queue tallies ok" in healthy.stdout
 
     with world.container.engine.begin() as conn:  # a bad manual fix
         conn.execute(text("UPDATE queue_tallies SET locked_waiting = locked_waiting + 5"))
-    broken = marque(world, "sales", "queue-check")
-    fixed = marque(world, "sales", "queue-check", "--fix")
-    after = marque(world, "sales", "queue-check")
+    broken = world.marque("sales", "queue-check")
+    fixed = world.marque("sales", "queue-check", "--fix")
+    after = world.marque("sales", "queue-check")
 
     assert broken.returncode == 1
     assert broken.stdout.count("orders 1") == 2, broken.stdout  # two shards, one order each
@@ -64,4 +52,4 @@ def test_queue_check_finds_broken_tallies_and_fix_rewrites_them(world: World) ->
     assert after.returncode == 0
     assert "queue tallies ok" in after.stdout
     lock_a_paid_order(world)  # the trigger counts on from the rewritten tallies
-    assert "queue tallies ok" in marque(world, "sales", "queue-check").stdout
+    assert "queue tallies ok" in world.marque("sales", "queue-check").stdout

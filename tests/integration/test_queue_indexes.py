@@ -15,6 +15,7 @@ from money_world import World
 from psycopg import sql
 from sqlalchemy import Connection
 
+from marque.adapters.db.prepared import Prepared
 from marque.adapters.db.repositories import launch as launch_repository
 from marque.domain.identity import Actor, ActorKind, Role
 from marque.services import orders, sales
@@ -32,7 +33,7 @@ def world(seeded: Database) -> Iterator[World]:
     built.close()
 
 
-def generic_plan(conn: Connection, statement: launch_repository.Prepared, **params: Any) -> str:
+def generic_plan(conn: Connection, statement: Prepared, **params: Any) -> str:
     """EXPLAIN of ``statement`` prepared on the server and planned without its values."""
     compiled = statement.statement.compile(dialect=conn.dialect)
     names = list(dict.fromkeys(BIND.findall(compiled.string)))

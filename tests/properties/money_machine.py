@@ -23,12 +23,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from money_machine_books import (
-    book_problems,
-    holdings,
-    provider_matches_books,
-    queue_tally_problems,
-)
+from money_machine_books import book_problems, holdings, provider_matches_books
 from money_machine_steps import (
     CLOCK_JUMPS,
     EXPECTATIONS,
@@ -389,7 +384,10 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.container is not None)
     @invariant()
     def the_queue_tallies_match_the_orders(self) -> None:
-        assert queue_tally_problems(self.ctx.engine) == []
+        # The operator's check (`marque sales queue-check`): each shard's tally against a
+        # count of the locked orders still waiting; test_queue_check_cli shows it finds
+        # tallies broken by hand.
+        assert queue.tally_mismatches(self.ctx) == []
 
     @precondition(lambda self: self.container is not None)
     @invariant()

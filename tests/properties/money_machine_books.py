@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.sql import Executable
 
-from marque.adapters.db.tables.launch import SHARDS, queue_tallies
-from marque.adapters.db.tables.orders import WAITING_LOCKED, orders, outbox, payments, refunds
 from marque.adapters.db.tables.orders import ledger_entries as E
 from marque.adapters.db.tables.orders import ledger_postings as P
+from marque.adapters.db.tables.orders import orders, outbox, payments, refunds
 from marque.adapters.db.tables.sandbox_payments import (
     sandbox_payments,
     sandbox_refunds,
@@ -171,39 +170,6 @@ def book_problems(engine: Engine, *, now: datetime, applied_captures: Iterable[s
         ):
             problems.append(f"outbox message {message_id} failed: {error}")
     return problems
-
-
-def queue_tally_problems(engine: Engine) -> list[str]:
-    """Each shard's tally of locked orders still waiting (kept by a trigger) against a count
-    of those orders, by the shard of their number."""
-    shard = (orders.c.queue_number - 1) % SHARDS + 1
-    with engine.connect() as conn:
-        counted = {
-            (code, int(k)): int(n)
-            for code, k, n in _rows(
-                conn,
-                select(orders.c.configuration_code, shard, func.count())
-                .where(WAITING_LOCKED)
-                .group_by(orders.c.configuration_code, shard),
-            )
-        }
-        tallied = {
-            (code, int(k)): int(n)
-            for code, k, n in _rows(
-                conn,
-                select(
-                    queue_tallies.c.configuration_code,
-                    queue_tallies.c.shard,
-                    queue_tallies.c.locked_waiting,
-                ),
-            )
-            if n
-        }
-    return [
-        f"{code} shard {k}: tally {tallied.get((code, k), 0)}, orders {counted.get((code, k), 0)}"
-        for code, k in sorted(set(counted) | set(tallied))
-        if tallied.get((code, k), 0) != counted.get((code, k), 0)
-    ]
 
 
 def holdings(engine: Engine, order_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
