@@ -3,9 +3,11 @@
 - Latency is measured from the request's *scheduled* time (``scheduled``, on the event
   loop's monotonic clock), not from when the driver got round to sending it, so a slow
   server cannot hide its queue by slowing the driver down (no coordinated omission).
-- 429 and 503 answers are retried after their ``Retry-After`` (capped), and so are lost
-  connections (a killed worker), at most ``max_retries`` times, always with the same
-  request: an ``Idempotency-Key`` stays the key of the intended operation.
+- 429 and 503 answers are retried after their ``Retry-After`` (up to ``retry_after_cap``,
+  plus up to a second of jitter), and so are lost connections (a killed worker), at most
+  ``max_retries`` times, always with the same request: an ``Idempotency-Key`` stays the
+  key of the intended operation. A shed answer's ``Marque-Retry-Ticket`` is shown on the
+  retry, as a buyer's app does, to be served ahead of newcomers (marque's waiting room).
 - ``409 idempotency.in_progress`` (the first request with the key is still running, or
   died less than a lease ago) is retried a little later, for up to ``in_progress_for`` s.
 """
@@ -24,6 +26,7 @@ import aiohttp
 from bench.stats import Recorder
 
 IN_PROGRESS = "idempotency.in_progress"
+TICKET_HEADER = "marque-retry-ticket"
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Driver:
         connections: int,
         timeout: float,
         max_retries: int,
-        retry_after_cap: float = 5.0,
+        retry_after_cap: float = 300.0,
         in_progress_for: float = 90.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -111,6 +114,9 @@ class Driver:
             self.recorder.attempt(step, label)
             if status in (429, 503):  # how fast the server says "not now"
                 self.recorder.add_latency("shed_answer", loop.time() - sent)
+                ticket = answer_headers.get(TICKET_HEADER)
+                if ticket:
+                    headers[TICKET_HEADER] = ticket
             wait = (
                 self._retry_wait(status, code, answer_headers, attempts, start) if retry else None
             )
@@ -154,7 +160,7 @@ class Driver:
                 after = float(headers.get("retry-after", "1"))
             except ValueError:
                 after = 1.0
-            return min(self.retry_after_cap, max(0.0, after)) * random.uniform(1.0, 1.2)
+            return min(self.retry_after_cap, max(0.0, after)) + random.uniform(0.0, 1.0)
         if status == 0 and attempts <= self.max_retries:
             return 0.25 * attempts * random.uniform(1.0, 1.5)
         elapsed = asyncio.get_running_loop().time() - start

@@ -66,10 +66,11 @@ class Settings(BaseSettings):
         1, ge=1, description="Retry-After, in seconds, of 503 answers under overload"
     )
     overload_retry_after_max_seconds: int = Field(
-        10,
+        300,
         ge=1,
-        description="Longest Retry-After of shed requests: the hint grows with the last "
-        "second's demand over what was admitted, up to this",
+        description="Furthest a shed request is told to come back: each is booked into the "
+        "first second with room (as much new work as a recent second started), at most this "
+        "far ahead, with a ticket that puts it ahead of newcomers then",
     )
     log_level: str = Field("INFO", description="Python logging level")
     log_json: bool = Field(True, description="One JSON object per log line")

@@ -27,12 +27,14 @@ from marque.entrypoints.api.app import create_app
 from marque.entrypoints.api.backpressure import (
     BackpressureMiddleware,
     InFlightLimiter,
-    RetryHint,
     default_max_in_flight,
 )
+from marque.entrypoints.api.waiting_room import TICKET_HEADER, ReturnSchedule, Tickets, TicketState
 from marque.i18n import Translator
 
 PROBLEM_JSON = "application/problem+json"
+SECRET = "the server's key"
+BUYER = b"Bearer buyer-1"
 
 Message = dict[str, Any]
 
@@ -85,19 +87,27 @@ def middleware(
         max_wait_seconds=wait,
         retry_after_seconds=3,
         default_locale="en",
+        ticket_secret=SECRET,
         registry=registry or CollectorRegistry(),
     )
 
 
 async def request(
-    asgi: BackpressureMiddleware, path: str = "/api/v1/orders", *, locale: str = "en"
+    asgi: BackpressureMiddleware,
+    path: str = "/api/v1/orders",
+    *,
+    locale: str = "en",
+    ticket: str | None = None,
 ) -> Answer:
     answer = Answer()
+    headers = [(b"authorization", BUYER)]
+    if ticket is not None:
+        headers.append((TICKET_HEADER.encode(), ticket.encode()))
     scope = {
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [],
+        "headers": headers,
         "state": {"translator": Translator(locale), "request_id": "req-1"},
     }
 
@@ -155,44 +165,110 @@ class Clock:
         return self.now
 
 
-def test_retry_after_grows_with_the_last_seconds_demand_over_what_was_admitted() -> None:
-    clock = Clock()
-    hint = RetryHint(2, 12, clock)
-    assert hint.shed() == 2, "nothing shed in the last full second: the base"
-    for _ in range(10):
-        hint.admitted()
-    for _ in range(19):
-        hint.shed()
-    clock.now += 1  # the second with 10 admitted, 20 shed is over
-
-    assert hint.shed() == 6  # 2 s x 30 asked / 10 admitted
-    clock.now += 1  # that second: none admitted, 1 shed
-    assert hint.shed() == 2  # 2 x 1 asked / (at least) 1
-    clock.now += 1
-    for _ in range(100):
-        hint.shed()
-    clock.now += 1
-    assert hint.shed() == 12, "never more than the ceiling"
-    clock.now += 5  # a quiet gap: the last full second shed nothing
-    assert hint.shed() == 2
+def clocked(asgi: BackpressureMiddleware, clock: Clock, *, base: int = 3) -> None:
+    asgi.schedule = ReturnSchedule(base, 300, clock)
+    asgi.tickets = Tickets(SECRET, clock)
 
 
-def test_a_shed_answer_carries_the_hint_in_its_header_and_its_params() -> None:
+async def full(asgi: BackpressureMiddleware, app: BlockingApp) -> asyncio.Task[Answer]:
+    """Fill the one slot of ``asgi``; the task that holds it."""
+    running = asyncio.create_task(request(asgi, "/api/v1/orders"))
+    await settle(lambda: len(app.started) == 1)
+    return running
+
+
+def test_a_shed_answer_tells_when_to_come_back_with_a_ticket_for_that_second() -> None:
     async def scenario() -> None:
         app = BlockingApp()
         asgi = middleware(app, limit=1, wait=0)
         clock = Clock()
-        asgi.retry_hint = RetryHint(3, 30, clock)
-        running = asyncio.create_task(request(asgi))
-        await settle(lambda: len(app.started) == 1)
+        clocked(asgi, clock)
+        for _ in range(2):  # two seconds that each started two reservations
+            for _ in range(2):
+                asgi.schedule.started()
+            clock.now += 1
+        running = await full(asgi, app)
+
+        answers = [await request(asgi) for _ in range(3)]
+
+        assert [a.headers["retry-after"] for a in answers] == ["3", "3", "4"]
+        for answer in answers:
+            ticket = answer.headers[TICKET_HEADER]
+            assert answer.problem()["params"] == {
+                "retry_after": int(answer.headers["retry-after"]),
+                "ticket": ticket,
+            }
+            due = int(clock.now) + int(answer.headers["retry-after"])
+            assert asgi.tickets.check(ticket, BUYER) == (TicketState.EARLY, due)
+        app.release.set()
+        await running
+
+    asyncio.run(scenario())
+
+
+def test_a_due_ticket_is_served_before_newcomers_that_waited_longer() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=3600)
+        clock = Clock()
+        clocked(asgi, clock)
+        shed_earlier = asgi.tickets.issue(int(clock.now), BUYER)
+        running = await full(asgi, app)
+        newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+        returning = asyncio.create_task(request(asgi, "/api/v1/orders", ticket=shed_earlier))
+        await settle(lambda: asgi.limiter.waiting == 2)
+
+        later = await request(asgi, "/api/v1/configurations")  # while a return waits
+
+        assert later.status == 503
+        app.release.set()
+        answers = await asyncio.gather(running, newcomer, returning)
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert app.started == ["/api/v1/orders", "/api/v1/orders", "/api/v1/configurations"]
+
+    asyncio.run(scenario())
+
+
+def test_a_ticket_shown_too_soon_gets_the_same_second_and_ticket_again() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        clock = Clock()
+        clocked(asgi, clock)
+        running = await full(asgi, app)
+        ticket = (await request(asgi)).headers[TICKET_HEADER]
+        clock.now += 1  # comes back after 1 s of the 3 it was told
+
+        again = await request(asgi, ticket=ticket)
+
+        assert again.status == 503
+        assert again.headers["retry-after"] == "3", "never less than the base"
+        assert again.headers[TICKET_HEADER] == ticket
+        assert asgi.schedule.booked_ahead == 1, "not booked twice"
+        app.release.set()
+        await running
+
+    asyncio.run(scenario())
+
+
+def test_a_due_ticket_holder_shed_again_goes_first_in_the_next_second() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        clock = Clock()
+        clocked(asgi, clock, base=1)
+        running = await full(asgi, app)
+        ticket = (await request(asgi)).headers[TICKET_HEADER]
         for _ in range(3):
-            await request(asgi)  # shed while the first runs: 1 admitted, 3 shed
+            await request(asgi)  # newcomers booked after it: budget 1, seconds +2, +3, +4
         clock.now += 1
 
-        shed = await request(asgi)
+        again = await request(asgi, ticket=ticket)
+        newcomer = await request(asgi)
 
-        assert shed.headers["retry-after"] == "12"  # 3 s x 4 asked / 1 admitted
-        assert shed.problem()["params"] == {"retry_after": 12}
+        assert again.headers["retry-after"] == "1"
+        assert newcomer.headers["retry-after"] == "4"
         app.release.set()
         await running
 
@@ -412,6 +488,7 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         assert shed.headers["retry-after"] == "2"
         assert shed.headers["content-type"].startswith(PROBLEM_JSON)
         problem = shed.json()
+        assert problem["params"]["ticket"] == shed.headers[TICKET_HEADER]
         assert problem["code"] == "overload.shed"
         assert problem["request_id"] == "shed-check"
         assert problem["instance"] == "/api/v1/models"

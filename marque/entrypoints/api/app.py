@@ -79,6 +79,7 @@ def create_app(container: Container) -> FastAPI:
         retry_after_seconds=settings.overload_retry_after_seconds,
         retry_after_max_seconds=settings.overload_retry_after_max_seconds,
         default_locale=settings.default_locale,
+        ticket_secret=settings.secret_key,
         registry=app.state.metrics.registry,
     )
     app.add_middleware(

@@ -32,11 +32,12 @@ buyer's payment or lock as readily as a newcomer's reservation: a third of the a
 reservations were never paid (docs/benchmarks.md). Finishing the journeys already begun is
 the goodput; turning newcomers away early is the back-pressure.
 
-``Retry-After`` grows with the overload (``RetryHint``): the configured seconds times the
-last second's demand over what was admitted, up to a ceiling. A client that honours it
-comes back about when there is room, instead of every second: under a 3x overload a fixed
-1 s had the excess retried over and over, and answering those 503s took CPU from the
-admitted requests (docs/decisions.md).
+A shed request is told when to come back, and given a signed ticket that puts it ahead of
+newcomers then (``waiting_room``): the crowd is served in the order it arrived, and most
+of it hears "not now" once instead of every few seconds. Under a 3x overload a
+``Retry-After`` of a few seconds had the excess retried over and over (about five 503s per
+buyer who got in, each costing CPU that admitted requests needed), and who got in was luck
+(docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -44,10 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
-import time
 from collections import deque
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Final
 
@@ -55,7 +53,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marque.domain.errors import Unavailable
+from marque.entrypoints.api.waiting_room import (
+    TICKET_HEADER,
+    ReturnSchedule,
+    Tickets,
+    TicketState,
+)
 from marque.i18n import Translator
+from marque.services.auth_tokens import SESSION_COOKIE
 
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Admitted even when full (they count as in flight): see the module's docstring.
@@ -150,46 +155,9 @@ class InFlightLimiter:
             queue.remove(waiter)
 
 
-class RetryHint:
-    """``Retry-After`` seconds from the demand of the last full second against what was
-    admitted in it: ``base`` while nothing was shed, else ``base`` times demand over
-    admitted, rounded up, at most ``ceiling``. Demand counts the retries too, so a crowd
-    that keeps coming back is told to wait longer; a second without sheds resets it."""
-
-    def __init__(
-        self, base: int, ceiling: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.base = max(1, base)
-        self.ceiling = max(self.base, ceiling)
-        self.clock = clock
-        self._second = int(clock())
-        self._admitted = self._shed = 0
-        self._last = (0, 0)  # admitted and shed in the last full second
-
-    def _roll(self) -> None:
-        second = int(self.clock())
-        if second != self._second:
-            follows = second == self._second + 1
-            self._last = (self._admitted, self._shed) if follows else (0, 0)
-            self._second, self._admitted, self._shed = second, 0, 0
-
-    def admitted(self) -> None:
-        self._roll()
-        self._admitted += 1
-
-    def shed(self) -> int:
-        """Count a shed request; the seconds to tell it."""
-        self._roll()
-        self._shed += 1
-        admitted, shed = self._last
-        if not shed:
-            return self.base
-        demand = admitted + shed
-        return min(self.ceiling, math.ceil(self.base * demand / max(admitted, 1)))
-
-
 class BackpressureMiddleware:
-    """Admits requests through an ``InFlightLimiter``; sheds the rest with 503."""
+    """Admits requests through an ``InFlightLimiter``; sheds the rest with 503, each with
+    the second to come back in and a ticket for it (``waiting_room``)."""
 
     def __init__(
         self,
@@ -199,6 +167,7 @@ class BackpressureMiddleware:
         max_wait_seconds: float,
         retry_after_seconds: int,
         default_locale: str,
+        ticket_secret: str,
         retry_after_max_seconds: int | None = None,
         registry: CollectorRegistry | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
@@ -210,7 +179,8 @@ class BackpressureMiddleware:
             max_in_flight, max_waiting=max_in_flight, max_wait=max_wait_seconds
         )
         base = max(1, int(retry_after_seconds))
-        self.retry_hint = RetryHint(base, retry_after_max_seconds or base)
+        self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
+        self.tickets = Tickets(ticket_secret)
         self.default_locale = default_locale
         self.exempt_paths = exempt_paths
         self.priority_prefixes = priority_prefixes
@@ -227,6 +197,12 @@ class BackpressureMiddleware:
             registry=registry,
         )
         in_flight.set_function(lambda: self.limiter.in_flight)
+        booked = Gauge(
+            "marque_waiting_room_booked",
+            "Shed requests this process has told to come back in a second still to come",
+            registry=registry,
+        )
+        booked.set_function(lambda: self.schedule.booked_ahead)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -235,11 +211,21 @@ class BackpressureMiddleware:
             return
         if path.startswith(self.priority_prefixes):
             self.limiter.force()
-        elif not await self.limiter.acquire(follow_up=self._follows_up(path)):
-            self.shed.labels(scope.get("method", "")).inc()
-            await self._send_shed(scope, send, self.retry_hint.shed())
-            return
-        self.retry_hint.admitted()
+        else:
+            holder, ticket = _holder_and_ticket(scope)
+            state, due = self.tickets.check(ticket, holder)
+            follow_up = self._follows_up(path)
+            if not await self.limiter.acquire(follow_up=follow_up or state is TicketState.DUE):
+                self.shed.labels(scope.get("method", "")).inc()
+                if state is TicketState.EARLY:
+                    pass  # came back too soon: the same second and ticket again
+                else:
+                    due = self.schedule.book(front=state is TicketState.DUE)
+                    ticket = self.tickets.issue(due, holder)
+                await self._send_shed(scope, send, self.schedule.retry_after(due), ticket or "")
+                return
+            if not follow_up:
+                self.schedule.started()
         try:
             await self.app(scope, receive, send)
         finally:
@@ -248,7 +234,7 @@ class BackpressureMiddleware:
     def _follows_up(self, path: str) -> bool:
         return path.startswith(self.follow_up_prefixes) and path not in NEW_WORK_PATHS
 
-    async def _send_shed(self, scope: Scope, send: Send, retry_after: int) -> None:
+    async def _send_shed(self, scope: Scope, send: Send, retry_after: int, ticket: str) -> None:
         state = scope.get("state") or {}
         translator = state.get("translator")
         _ = translator if isinstance(translator, Translator) else Translator(self.default_locale)
@@ -260,7 +246,7 @@ class BackpressureMiddleware:
             "detail": _(busy.message, **busy.params),
             "code": busy.code,
             "instance": scope.get("path", ""),
-            "params": {"retry_after": retry_after},
+            "params": {"retry_after": retry_after, "ticket": ticket},
         }
         if state.get("request_id"):
             body["request_id"] = state["request_id"]
@@ -273,12 +259,37 @@ class BackpressureMiddleware:
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(content)).encode()),
                     (b"retry-after", str(retry_after).encode()),
+                    (TICKET_HEADER.encode(), ticket.encode()),
                     (b"cache-control", b"no-store"),
                     (b"content-language", _.locale.encode()),
                 ],
             }
         )
         await send({"type": "http.response.body", "body": content})
+
+
+def _holder_and_ticket(scope: Scope) -> tuple[bytes, str | None]:
+    """Who is asking (their credentials, to bind a ticket to) and the ticket they show."""
+    authorization = cookie = b""
+    ticket: str | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            authorization = value
+        elif name == b"cookie":
+            cookie = value
+        elif name == _TICKET_HEADER_BYTES:
+            ticket = value.decode("latin-1")
+    if authorization:
+        return authorization, ticket
+    for part in cookie.split(b";"):
+        key, _, value = part.strip().partition(b"=")
+        if key == _SESSION_COOKIE:
+            return b"session=" + value, ticket
+    return b"", ticket
+
+
+_TICKET_HEADER_BYTES: Final = TICKET_HEADER.encode()
+_SESSION_COOKIE: Final = SESSION_COOKIE.encode()
 
 
 #: Requests one process works on at once by default (measured, docs/decisions.md).
@@ -306,6 +317,5 @@ __all__ = [
     "BackpressureMiddleware",
     "InFlightLimiter",
     "OverloadCode",
-    "RetryHint",
     "default_max_in_flight",
 ]
