@@ -95,10 +95,16 @@ class Driver:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         retry: bool = True,
+        carry: dict[str, str] | None = None,
     ) -> Answer:
+        """One request, retried as the module says. ``carry``: headers a buyer's app keeps
+        between its requests (the waiting room's ticket, so that the next step of a journey
+        let in on it, e.g. reserving after configuring, keeps its place too)."""
         loop = asyncio.get_running_loop()
         start = loop.time() if scheduled is None else scheduled
         headers = dict(headers or {})
+        if carry:
+            headers.update(carry)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if key:
@@ -117,6 +123,8 @@ class Driver:
                 ticket = answer_headers.get(TICKET_HEADER)
                 if ticket:
                     headers[TICKET_HEADER] = ticket
+                    if carry is not None:
+                        carry[TICKET_HEADER] = ticket
             wait = (
                 self._retry_wait(status, code, answer_headers, attempts, start) if retry else None
             )

@@ -172,6 +172,7 @@ class Launch:
         rnd, plan, drv = self.random, self.plan, self.driver
         configured = self._pick()
         moment = arrival
+        app: dict[str, str] = {}  # what the buyer's app keeps between requests
         if rnd.random() < plan.configure_share:
             answer = await drv.call(
                 "configure",
@@ -180,6 +181,7 @@ class Launch:
                 scheduled=moment,
                 token=buyer.token,
                 body=configured.choice,
+                carry=app,
             )
             if not answer.ok:
                 return
@@ -194,6 +196,7 @@ class Launch:
             token=buyer.token,
             key=key,
             body=configured.reserve_body,
+            carry=app,
         )
         order_id = self.ledger.remember(buyer, key, reserve, configured.limited)
         if order_id is None:

@@ -434,6 +434,9 @@ class Run:
             if replay_seconds
             else None,
             "paid reservations/s (from start)": report.rate(times["paid_at"], since),
+            "paid reservations/s while offered": report.rate_within(
+                times["paid_at"], since, self._expected_seconds()
+            ),
             "paid reservations": len(times["paid_at"]),
             "locks/s (first to last lock)": report.rate(times["locked_at"]),
             "locks": len(times["locked_at"]),

@@ -89,6 +89,15 @@ def rate(moments: list[datetime], since: float | None = None) -> float | None:
     return round(len(stamps) / span, 1) if span > 0 else None
 
 
+def rate_within(moments: list[datetime], since: float | None, seconds: float) -> float | None:
+    """Events per second in the ``seconds`` from ``since`` (a wall time): the goodput while
+    arrivals were offered, without the returns that come back after them."""
+    if since is None or seconds <= 0:
+        return None
+    end = since + seconds
+    return round(sum(1 for m in moments if since <= m.timestamp() < end) / seconds, 1)
+
+
 def print_summary(result: dict[str, Any]) -> None:
     print()
     print(f"== {result['label']}  ({result['finished_at']})")

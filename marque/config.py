@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         "wait as may run)",
     )
     overload_retry_after_seconds: int = Field(
-        1, ge=1, description="Retry-After, in seconds, of 503 answers under overload"
+        1, ge=1, description="Least Retry-After, in seconds, of 503 answers under overload"
     )
     overload_retry_after_max_seconds: int = Field(
         300,
