@@ -323,6 +323,7 @@ class Run:
             self.result["replay_started_wall"] = time.time()
             started = driver.now() + 0.2
             crash = asyncio.create_task(self._crash(started + seconds / 2)) if args.crash else None
+            lag = asyncio.create_task(self._watch_loop_lag())
             if args.contention:
                 ledger = await self._contend(driver, limited, buyers)
             else:
@@ -345,6 +346,7 @@ class Run:
                 ledger = launch.ledger
                 self.result["replay_mismatches"] = launch.replay_mismatches
             self.result["replay_seconds"] = round(driver.now() - started, 2)
+            lag.cancel()
             if crash is not None:
                 self.result["crash"] = await crash
             sampler.stop()
@@ -362,6 +364,16 @@ class Run:
             return ledger
         finally:
             await driver.close()
+
+    async def _watch_loop_lag(self, every: float = 0.02) -> None:
+        """How late the driver's own event loop wakes up (step ``driver_loop_lag``): every
+        latency the driver measures includes it, so a shed answer's time at the client is
+        the server's only where this is small."""
+        loop = asyncio.get_running_loop()
+        while True:
+            planned = loop.time() + every
+            await asyncio.sleep(every)
+            self.recorder.add_latency("driver_loop_lag", max(0.0, loop.time() - planned))
 
     def _expected_seconds(self) -> float:
         if self.args.contention:
