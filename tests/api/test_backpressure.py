@@ -27,9 +27,18 @@ from marque.entrypoints.api.app import create_app
 from marque.entrypoints.api.backpressure import (
     BackpressureMiddleware,
     InFlightLimiter,
+    Lane,
     default_max_in_flight,
 )
-from marque.entrypoints.api.waiting_room import TICKET_HEADER, ReturnSchedule, Tickets, TicketState
+from marque.entrypoints.api.waiting_room import (
+    TICKET_COOKIE,
+    TICKET_HEADER,
+    ReturnSchedule,
+    Tickets,
+    TicketState,
+)
+from marque.entrypoints.web.rendering import build_environment
+from marque.entrypoints.web.waiting_page import WaitingPage
 from marque.i18n import Translator
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,11 +107,18 @@ async def request(
     *,
     locale: str = "en",
     ticket: str | None = None,
+    browser: bool = False,
 ) -> Answer:
+    """A buyer's request: from the app (bearer token, ticket in a header) or from a browser
+    on the pages (session cookie, ticket in a cookie)."""
     answer = Answer()
-    headers = [(b"authorization", BUYER)]
-    if ticket is not None:
-        headers.append((TICKET_HEADER.encode(), ticket.encode()))
+    if browser:
+        cookie = b"marque_session=s-1" + (f"; {TICKET_COOKIE}={ticket}".encode() if ticket else b"")
+        headers = [(b"accept", b"text/html,*/*;q=0.8"), (b"cookie", cookie)]
+    else:
+        headers = [(b"authorization", BUYER)]
+        if ticket is not None:
+            headers.append((TICKET_HEADER.encode(), ticket.encode()))
     scope = {
         "type": "http",
         "method": "POST",
@@ -275,6 +291,60 @@ def test_a_due_ticket_holder_shed_again_goes_first_in_the_next_second() -> None:
     asyncio.run(scenario())
 
 
+def test_a_browser_is_shed_with_a_waiting_page_and_keeps_its_place_with_the_cookie() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        asgi.waiting_page = WaitingPage(build_environment())
+        running = await full(asgi, app)
+
+        page = await request(asgi, "/orders/new", locale="zh-CN", browser=True)
+
+        assert page.status == 503
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        html = page.body.decode()
+        retry_after = page.headers["retry-after"]
+        assert f'<meta http-equiv="refresh" content="{retry_after}">' in html
+        assert f"本页面将在 {retry_after} 秒后自动重试" in html
+        assert f"asks again by itself in {retry_after} seconds" in html, "the other language"
+        name, _, rest = page.headers["set-cookie"].partition("=")
+        ticket = rest.split(";")[0]
+        assert name == TICKET_COOKIE
+        assert "HttpOnly" in page.headers["set-cookie"]
+        assert asgi.tickets.check(ticket, b"session=s-1")[0] is TicketState.EARLY
+        assert asgi.tickets.check(ticket, BUYER)[0] is TicketState.NONE, "bound to the session"
+
+        asgi.tickets = Tickets(SECRET, lambda: float(ticket.split(".")[0]))  # its second came
+        asgi.limiter.max_wait = 3600  # requests may now wait for the slot
+        newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+        returning = asyncio.create_task(request(asgi, "/orders/new", browser=True, ticket=ticket))
+        await settle(lambda: asgi.limiter.waiting == 2)
+        app.release.set()
+        answers = await asyncio.gather(running, newcomer, returning)
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert app.started == ["/api/v1/orders", "/orders/new", "/api/v1/configurations"]
+
+    asyncio.run(scenario())
+
+
+def test_an_api_call_is_shed_with_problem_json_even_when_it_accepts_html() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        asgi.waiting_page = WaitingPage(build_environment())
+        running = await full(asgi, app)
+
+        shed = await request(asgi, "/api/v1/configurations", browser=True)
+
+        assert shed.problem()["code"] == "overload.shed"
+        assert "set-cookie" not in shed.headers
+        app.release.set()
+        await running
+
+    asyncio.run(scenario())
+
+
 def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded() -> None:
     async def scenario() -> None:
         app = BlockingApp()
@@ -435,6 +505,36 @@ def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     asyncio.run(scenario())
 
 
+def test_returns_wait_longer_and_more_of_them_between_follow_ups_and_newcomers() -> None:
+    async def scenario() -> None:
+        limiter = InFlightLimiter(
+            1, max_waiting=1, max_wait=0, max_returns_waiting=2, return_wait=3600
+        )
+        assert await limiter.acquire(Lane.NEW)
+        assert not await limiter.acquire(Lane.NEW), "newcomers may not wait (max_wait 0)"
+        order: list[str] = []
+
+        async def queued(name: str, lane: Lane) -> None:
+            assert await limiter.acquire(lane)
+            order.append(name)
+            limiter.release()
+
+        returns = [asyncio.create_task(queued(f"return-{n}", Lane.RETURN)) for n in (1, 2)]
+        await settle(lambda: limiter.waiting == 2)
+        assert not await limiter.acquire(Lane.RETURN), "at most max_returns_waiting"
+        limiter.max_wait = 3600
+        assert not await limiter.acquire(Lane.NEW), "shed at once while returns wait"
+        follow_up = asyncio.create_task(queued("follow-up", Lane.FOLLOW_UP))
+        await settle(lambda: limiter.waiting == 3)
+
+        limiter.release()
+        await asyncio.gather(*returns, follow_up)
+        assert order == ["follow-up", "return-1", "return-2"]
+        assert limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
 # ------------------------------------------------------------------- a real server
 
 
@@ -493,6 +593,11 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         assert problem["request_id"] == "shed-check"
         assert problem["instance"] == "/api/v1/models"
         assert shed.headers["x-request-id"] == "shed-check"
+        page = client.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 503
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "You are in line" in page.text
+        assert page.cookies[TICKET_COOKIE]
         assert client.get("/healthz").status_code == 200
         assert 'marque_http_requests_shed_total{method="GET"}' in client.get("/metrics").text
     finally:

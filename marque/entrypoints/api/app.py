@@ -68,6 +68,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(sales.router, prefix="/api/v1")
 
     from marque.entrypoints.web import pages
+    from marque.entrypoints.web.waiting_page import WaitingPage
 
     pages.install(app)
     settings = container.settings
@@ -80,6 +81,8 @@ def create_app(container: Container) -> FastAPI:
         retry_after_max_seconds=settings.overload_retry_after_max_seconds,
         default_locale=settings.default_locale,
         ticket_secret=settings.secret_key,
+        waiting_page=WaitingPage(app.state.web_templates),
+        cookie_secure=settings.cookie_secure,
         registry=app.state.metrics.registry,
     )
     app.add_middleware(

@@ -46,7 +46,9 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from enum import StrEnum
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -54,7 +56,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marque.domain.errors import Unavailable
 from marque.entrypoints.api.waiting_room import (
+    TICKET_COOKIE,
     TICKET_HEADER,
+    TICKET_VALID_SECONDS,
     ReturnSchedule,
     Tickets,
     TicketState,
@@ -83,45 +87,76 @@ class OverloadCode(StrEnum):
     DATABASE_BUSY = "overload.database_busy"
 
 
+class Lane(IntEnum):
+    """Who goes first when a slot frees (lowest first)."""
+
+    FOLLOW_UP = 0  # the next step of a journey already begun
+    RETURN = 1  # new work coming back with a due waiting-room ticket
+    NEW = 2  # everything else
+
+
+#: How long, and how many, returns with a due ticket may wait for a slot. Longer and more
+#: than the others: they arrive in bursts at the start of their second, and a return shed
+#: again only comes back a second later, as one more request to answer.
+RETURN_WAIT_SECONDS: Final = 1.0
+RETURNS_WAITING_PER_SLOT: Final = 8
+
+
 class InFlightLimiter:
-    """At most ``limit`` holders; at most ``max_waiting`` callers wait in each of two queues,
-    each for ``max_wait`` s.
+    """At most ``limit`` holders; callers wait for a slot in three lanes (``Lane``).
 
     One per process and event loop. ``acquire`` is True when the caller got a slot (and
     must ``release`` it), False when it should be turned away. A released slot passes
-    straight to the longest-waiting follow-up, else to the longest-waiting other caller, so
-    a newcomer cannot overtake a queue; new work is turned away at once while follow-ups
-    wait (it could only wait behind them).
+    straight to the longest-waiting follow-up, else to the longest-waiting return, else to
+    the longest-waiting newcomer, so nobody overtakes a queue. New work is turned away at
+    once while anyone waits in a lane ahead of it (it could only wait behind them). Follow-
+    ups and newcomers wait at most ``max_wait`` s, at most ``max_waiting`` of each; returns
+    ``return_wait`` s, at most ``max_returns_waiting``.
     """
 
-    def __init__(self, limit: int, *, max_waiting: int, max_wait: float) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        max_waiting: int,
+        max_wait: float,
+        max_returns_waiting: int | None = None,
+        return_wait: float = RETURN_WAIT_SECONDS,
+    ) -> None:
         if limit < 1:
             raise ValueError("the in-flight limit must be at least 1")
         self.limit = limit
         self.max_waiting = max(0, max_waiting)
         self.max_wait = max(0.0, max_wait)
+        self.max_returns_waiting = (
+            limit * RETURNS_WAITING_PER_SLOT if max_returns_waiting is None else max_returns_waiting
+        )
+        self.return_wait = max(0.0, return_wait)
         self.in_flight = 0
-        self._follow_ups: deque[asyncio.Future[None]] = deque()
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._lanes: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Lane)
 
     @property
     def waiting(self) -> int:
-        return sum(1 for q in (self._follow_ups, self._waiters) for w in q if not w.done())
+        return sum(1 for lane in self._lanes for w in lane if not w.done())
 
-    async def acquire(self, *, follow_up: bool = False) -> bool:
-        free = self.in_flight < self.limit and not self._follow_ups
-        if free and (follow_up or not self._waiters):
+    async def acquire(self, lane: Lane = Lane.NEW) -> bool:
+        ahead = any(self._lanes[earlier] for earlier in range(lane + 1))
+        if self.in_flight < self.limit and not ahead:
             self.in_flight += 1
             return True
-        if not follow_up and self._follow_ups:
-            return False  # it would only wait behind steps of journeys already begun
-        queue = self._follow_ups if follow_up else self._waiters
-        if self.max_wait <= 0 or len(queue) >= self.max_waiting:
+        if lane is Lane.NEW and (self._lanes[Lane.FOLLOW_UP] or self._lanes[Lane.RETURN]):
+            return False  # it would only wait behind journeys begun or returns due
+        queue = self._lanes[lane]
+        if lane is Lane.RETURN:
+            wait, room = self.return_wait, self.max_returns_waiting
+        else:
+            wait, room = self.max_wait, self.max_waiting
+        if wait <= 0 or len(queue) >= room:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
         try:
-            await asyncio.wait({waiter}, timeout=self.max_wait)
+            await asyncio.wait({waiter}, timeout=wait)
         except asyncio.CancelledError:
             self._give_up(queue, waiter)
             raise
@@ -138,7 +173,7 @@ class InFlightLimiter:
         if self.in_flight > self.limit:  # a forced slot: nothing to hand over
             self.in_flight -= 1
             return
-        for queue in (self._follow_ups, self._waiters):
+        for queue in self._lanes:
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
@@ -169,6 +204,8 @@ class BackpressureMiddleware:
         default_locale: str,
         ticket_secret: str,
         retry_after_max_seconds: int | None = None,
+        waiting_page: Callable[[str, int], bytes] | None = None,
+        cookie_secure: bool = False,
         registry: CollectorRegistry | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
         priority_prefixes: tuple[str, ...] = PRIORITY_PREFIXES,
@@ -181,6 +218,8 @@ class BackpressureMiddleware:
         base = max(1, int(retry_after_seconds))
         self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
         self.tickets = Tickets(ticket_secret)
+        self.waiting_page = waiting_page
+        self.cookie_secure = cookie_secure
         self.default_locale = default_locale
         self.exempt_paths = exempt_paths
         self.priority_prefixes = priority_prefixes
@@ -212,17 +251,24 @@ class BackpressureMiddleware:
         if path.startswith(self.priority_prefixes):
             self.limiter.force()
         else:
-            holder, ticket = _holder_and_ticket(scope)
-            state, due = self.tickets.check(ticket, holder)
+            caller = _Caller.of(scope)
+            ticket = caller.ticket
+            state, due = self.tickets.check(ticket, caller.holder)
             follow_up = self._follows_up(path)
-            if not await self.limiter.acquire(follow_up=follow_up or state is TicketState.DUE):
+            if follow_up:
+                lane = Lane.FOLLOW_UP
+            else:
+                lane = Lane.RETURN if state is TicketState.DUE else Lane.NEW
+            if not await self.limiter.acquire(lane):
                 self.shed.labels(scope.get("method", "")).inc()
-                if state is TicketState.EARLY:
-                    pass  # came back too soon: the same second and ticket again
-                else:
+                if state is not TicketState.EARLY:  # too early: the same second and ticket
                     due = self.schedule.book(front=state is TicketState.DUE)
-                    ticket = self.tickets.issue(due, holder)
-                await self._send_shed(scope, send, self.schedule.retry_after(due), ticket or "")
+                    ticket = self.tickets.issue(due, caller.holder)
+                retry_after = self.schedule.retry_after(due)
+                if caller.wants_page and self.waiting_page is not None:
+                    await self._send_waiting_page(scope, send, retry_after, ticket or "")
+                else:
+                    await self._send_shed(scope, send, retry_after, ticket or "")
                 return
             if not follow_up:
                 self.schedule.started()
@@ -267,29 +313,73 @@ class BackpressureMiddleware:
         )
         await send({"type": "http.response.body", "body": content})
 
+    async def _send_waiting_page(
+        self, scope: Scope, send: Send, retry_after: int, ticket: str
+    ) -> None:
+        """A browser's shed answer: the page says it is in line and asks again when its
+        ticket is due; the ticket goes in a cookie, since a page cannot send a header."""
+        assert self.waiting_page is not None
+        state = scope.get("state") or {}
+        translator = state.get("translator")
+        locale = translator.locale if isinstance(translator, Translator) else self.default_locale
+        content = self.waiting_page(locale, retry_after)
+        cookie = (
+            f"{TICKET_COOKIE}={ticket}; Max-Age={retry_after + TICKET_VALID_SECONDS}; "
+            "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if self.cookie_secure else "")
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(content)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                    (b"set-cookie", cookie.encode("latin-1")),
+                    (b"cache-control", b"no-store"),
+                    (b"content-language", locale.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
 
-def _holder_and_ticket(scope: Scope) -> tuple[bytes, str | None]:
-    """Who is asking (their credentials, to bind a ticket to) and the ticket they show."""
-    authorization = cookie = b""
-    ticket: str | None = None
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            authorization = value
-        elif name == b"cookie":
-            cookie = value
-        elif name == _TICKET_HEADER_BYTES:
-            ticket = value.decode("latin-1")
-    if authorization:
-        return authorization, ticket
-    for part in cookie.split(b";"):
-        key, _, value = part.strip().partition(b"=")
-        if key == _SESSION_COOKIE:
-            return b"session=" + value, ticket
-    return b"", ticket
+
+@dataclass(frozen=True)
+class _Caller:
+    """Who is asking (their credentials, to bind a ticket to), the ticket they show (the
+    header, else the cookie) and whether they are a browser on the pages."""
+
+    holder: bytes
+    ticket: str | None
+    wants_page: bool
+
+    @classmethod
+    def of(cls, scope: Scope) -> _Caller:
+        authorization = cookie = accept = b""
+        ticket: str | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                authorization = value
+            elif name == b"cookie":
+                cookie = value
+            elif name == b"accept":
+                accept = value
+            elif name == _TICKET_HEADER_BYTES:
+                ticket = value.decode("latin-1")
+        session = b""
+        for part in cookie.split(b";") if cookie else ():
+            key, _, value = part.strip().partition(b"=")
+            if key == _SESSION_COOKIE:
+                session = b"session=" + value
+            elif key == _TICKET_COOKIE and ticket is None:
+                ticket = value.decode("latin-1")
+        wants_page = b"text/html" in accept and not scope.get("path", "").startswith("/api/")
+        return cls(authorization or session, ticket, wants_page)
 
 
 _TICKET_HEADER_BYTES: Final = TICKET_HEADER.encode()
 _SESSION_COOKIE: Final = SESSION_COOKIE.encode()
+_TICKET_COOKIE: Final = TICKET_COOKIE.encode()
 
 
 #: Requests one process works on at once by default (measured, docs/decisions.md).
@@ -316,6 +406,7 @@ __all__ = [
     "PRIORITY_PREFIXES",
     "BackpressureMiddleware",
     "InFlightLimiter",
+    "Lane",
     "OverloadCode",
     "default_max_in_flight",
 ]

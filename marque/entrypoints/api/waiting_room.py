@@ -10,9 +10,10 @@ Here each shed request is *booked* into a future second that still has room: a s
 holds as many returns as this process started new work in a recent second (``budget``).
 Its ``Retry-After`` is the wait until that second, and its ticket
 (``Marque-Retry-Ticket``) names the second, signed with the server's key and bound to the
-caller's credentials. A request that comes back with a ticket that is due is admitted
-like the next step of a begun journey, ahead of newcomers (``BackpressureMiddleware``), so
-the crowd is served in the order it arrived, most of it after one 503. A ticket holder
+caller's credentials. A request that comes back with a ticket that is due waits for a slot
+in a lane of its own, after the next steps of begun journeys and ahead of newcomers, who
+are shed while it waits (``InFlightLimiter``); so the crowd is served in the order it
+arrived, most of it after one 503. A ticket holder
 shed again anyway is booked into the first second from now, over the budget: it keeps its
 place at the front. Booking never looks further than ``horizon`` seconds ahead; past it,
 returns are overbooked at the horizon.
@@ -34,6 +35,8 @@ from enum import Enum
 from typing import Final
 
 TICKET_HEADER: Final = "marque-retry-ticket"
+#: Where a browser keeps its ticket (the pages cannot send a header).
+TICKET_COOKIE: Final = "marque_retry_ticket"
 #: How long after its second a ticket still puts its holder ahead.
 TICKET_VALID_SECONDS: Final = 60
 #: A ticket shown this many seconds before its second is honoured already.
@@ -154,6 +157,7 @@ class Tickets:
 
 __all__ = [
     "EARLY_GRACE_SECONDS",
+    "TICKET_COOKIE",
     "TICKET_HEADER",
     "TICKET_VALID_SECONDS",
     "ReturnSchedule",
