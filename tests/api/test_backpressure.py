@@ -599,7 +599,10 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         assert "You are in line" in page.text
         assert page.cookies[TICKET_COOKIE]
         assert client.get("/healthz").status_code == 200
-        assert 'marque_http_requests_shed_total{method="GET"}' in client.get("/metrics").text
+        metrics = client.get("/metrics").text
+        assert 'marque_http_requests_shed_total{method="GET"}' in metrics
+        assert "marque_waiting_room_booked 2.0" in metrics, "the API call and the page"
+        assert "marque_waiting_room_budget " in metrics
     finally:
         holder.close()
     wait_for(lambda: in_flight(client), 0)

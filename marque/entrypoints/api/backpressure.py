@@ -242,6 +242,12 @@ class BackpressureMiddleware:
             registry=registry,
         )
         booked.set_function(lambda: self.schedule.booked_ahead)
+        budget = Gauge(
+            "marque_waiting_room_budget",
+            "Returns this process books into one second: the new work a recent second started",
+            registry=registry,
+        )
+        budget.set_function(lambda: self.schedule.budget)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -265,6 +271,7 @@ class BackpressureMiddleware:
                     due = self.schedule.book(front=state is TicketState.DUE)
                     ticket = self.tickets.issue(due, caller.holder)
                 retry_after = self.schedule.retry_after(due)
+                scope.setdefault("state", {})["retry_after"] = retry_after  # for the access log
                 if caller.wants_page and self.waiting_page is not None:
                     await self._send_waiting_page(scope, send, retry_after, ticket or "")
                 else:

@@ -121,17 +121,14 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
-            access_log.info(
-                "%s %s %s",
-                method,
-                scope.get("path", ""),
-                status,
-                extra={
-                    "ctx_status": status,
-                    "ctx_ms": round(elapsed * 1000, 2),
-                    "ctx_route": template,
-                },
-            )
+            extra: dict[str, Any] = {
+                "ctx_status": status,
+                "ctx_ms": round(elapsed * 1000, 2),
+                "ctx_route": template,
+            }
+            if "retry_after" in state:  # a shed request: when it was told to come back
+                extra["ctx_retry_after"] = state["retry_after"]
+            access_log.info("%s %s %s", method, scope.get("path", ""), status, extra=extra)
             request_id_var.reset(token)
 
     def _locale(self, scope: Scope, headers: dict[str, str]) -> str:
