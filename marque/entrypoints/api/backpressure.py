@@ -95,10 +95,11 @@ class Lane(IntEnum):
     NEW = 2  # everything else
 
 
-#: How long, and how many, returns with a due ticket may wait for a slot. Longer and more
-#: than the others: they arrive in bursts at the start of their second, and a return shed
-#: again only comes back a second later, as one more request to answer.
-RETURN_WAIT_SECONDS: Final = 1.0
+#: How long, and how many, returns with a due ticket may wait for a slot: more of them, and
+#: longer, than others, because they arrive in bursts and a return shed again is one more
+#: request to answer a second later; but short enough that a return shed after its wait
+#: is still told so within 50 ms (a wait of 1 s made those answers take a second).
+RETURN_WAIT_SECONDS: Final = 0.04
 RETURNS_WAITING_PER_SLOT: Final = 8
 
 
