@@ -49,7 +49,10 @@ def create_app(container: Container) -> FastAPI:
         summary="Direct-to-consumer sales and after-sales for an electric-vehicle maker",
         description=(
             "Errors are RFC 9457 problem+json with a stable `code`. "
-            "Send `Accept-Language: zh-CN` or `en`. Money is `{amount, currency}` in minor units."
+            "Send `Accept-Language: zh-CN` or `en`. Money is `{amount, currency}` in minor units. "
+            "Under overload any request may get 503 `overload.shed` with `Retry-After` and a "
+            "`Marque-Retry-Ticket` header: repeat it after that many seconds with the ticket in "
+            "a `Marque-Retry-Ticket` header (and the same `Idempotency-Key`) to keep its place."
         ),
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan,
