@@ -222,6 +222,27 @@ def test_a_shed_answer_tells_when_to_come_back_with_a_ticket_for_that_second() -
     asyncio.run(scenario())
 
 
+async def newcomer_then_return(
+    asgi: BackpressureMiddleware,
+    app: BlockingApp,
+    running: asyncio.Task[Answer],
+    returning: Awaitable[Answer],
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
+) -> list[str]:
+    """While ``running`` holds the only slot, a newcomer queues, then ``returning`` (a
+    request with a due ticket); then the slot frees. What the app started, in order."""
+    newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
+    await settle(lambda: asgi.limiter.waiting == 1)
+    returned = asyncio.ensure_future(returning)
+    await settle(lambda: asgi.limiter.waiting == 2)
+    if meanwhile is not None:
+        await meanwhile()
+    app.release.set()
+    answers = await asyncio.gather(running, newcomer, returned)
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    return app.started
+
+
 def test_a_due_ticket_is_served_before_newcomers_that_waited_longer() -> None:
     async def scenario() -> None:
         app = BlockingApp()
@@ -230,18 +251,16 @@ def test_a_due_ticket_is_served_before_newcomers_that_waited_longer() -> None:
         clocked(asgi, clock)
         shed_earlier = asgi.tickets.issue(int(clock.now), BUYER)
         running = await full(asgi, app)
-        newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
-        await settle(lambda: asgi.limiter.waiting == 1)
-        returning = asyncio.create_task(request(asgi, "/api/v1/orders", ticket=shed_earlier))
-        await settle(lambda: asgi.limiter.waiting == 2)
 
-        later = await request(asgi, "/api/v1/configurations")  # while a return waits
+        async def meanwhile() -> None:
+            later = await request(asgi, "/api/v1/configurations")  # while a return waits
+            assert later.status == 503
 
-        assert later.status == 503
-        app.release.set()
-        answers = await asyncio.gather(running, newcomer, returning)
-        assert [answer.status for answer in answers] == [200, 200, 200]
-        assert app.started == ["/api/v1/orders", "/api/v1/orders", "/api/v1/configurations"]
+        started = await newcomer_then_return(
+            asgi, app, running, request(asgi, "/api/v1/orders", ticket=shed_earlier), meanwhile
+        )
+
+        assert started == ["/api/v1/orders", "/api/v1/orders", "/api/v1/configurations"]
 
     asyncio.run(scenario())
 
@@ -316,14 +335,9 @@ def test_a_browser_is_shed_with_a_waiting_page_and_keeps_its_place_with_the_cook
 
         asgi.tickets = Tickets(SECRET, lambda: float(ticket.split(".")[0]))  # its second came
         asgi.limiter.max_wait = 3600  # requests may now wait for the slot
-        newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
-        await settle(lambda: asgi.limiter.waiting == 1)
-        returning = asyncio.create_task(request(asgi, "/orders/new", browser=True, ticket=ticket))
-        await settle(lambda: asgi.limiter.waiting == 2)
-        app.release.set()
-        answers = await asyncio.gather(running, newcomer, returning)
-        assert [answer.status for answer in answers] == [200, 200, 200]
-        assert app.started == ["/api/v1/orders", "/orders/new", "/api/v1/configurations"]
+        returning = request(asgi, "/orders/new", browser=True, ticket=ticket)
+        started = await newcomer_then_return(asgi, app, running, returning)
+        assert started == ["/api/v1/orders", "/orders/new", "/api/v1/configurations"]
 
     asyncio.run(scenario())
 
