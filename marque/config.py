@@ -72,13 +72,6 @@ class Settings(BaseSettings):
         "first second with room (as much new work as a recent second started), at most this "
         "far ahead, with a ticket that puts it ahead of newcomers then",
     )
-    gil_switch_interval_ms: float = Field(
-        5.0,
-        gt=0,
-        description="How long a server thread may hold the GIL while another waits for it "
-        "(sys.setswitchinterval; Python's default is 5). Shorter lets the event loop, which "
-        "answers shed requests, take it back sooner from the request threads",
-    )
     log_level: str = Field("INFO", description="Python logging level")
     log_json: bool = Field(True, description="One JSON object per log line")
     token_ttl_seconds: int = Field(

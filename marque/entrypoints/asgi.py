@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from fastapi import FastAPI
 
 from marque.bootstrap import bootstrap
@@ -14,6 +12,5 @@ from marque.entrypoints.api.observability import configure_logging
 
 def create() -> FastAPI:
     settings = Settings()
-    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     configure_logging(settings.log_level, settings.log_json)
     return create_app(bootstrap(settings))
