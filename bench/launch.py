@@ -21,7 +21,16 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import ceiling, private_postgres, profile, provision, report, top_statements, verify
+from bench import (
+    ceiling,
+    private_postgres,
+    profile,
+    provision,
+    report,
+    stats,
+    top_statements,
+    verify,
+)
 from bench.contention import plan_attempts, run_contention
 from bench.driver import Driver
 from bench.journey import Launch, Ledger, Plan, configure_all
@@ -445,12 +454,12 @@ class Run:
             "reservations acknowledged/s": round(reserved_ok / replay_seconds, 1)
             if replay_seconds
             else None,
-            "paid reservations/s (from start)": report.rate(times["paid_at"], since),
-            "paid reservations/s while offered": report.rate_within(
+            "paid reservations/s (from start)": stats.rate(times["paid_at"], since),
+            "paid reservations/s while offered": stats.rate_within(
                 times["paid_at"], since, self._expected_seconds()
             ),
             "paid reservations": len(times["paid_at"]),
-            "locks/s (first to last lock)": report.rate(times["locked_at"]),
+            "locks/s (first to last lock)": stats.rate(times["locked_at"]),
             "locks": len(times["locked_at"]),
             "errors other than 409/429/503": self.recorder.unexpected_errors(),
             "ceiling commits/s": (self.result.get("ceiling") or {}).get("commits_per_second"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -84,3 +85,22 @@ class Recorder:
                     continue
                 bad += count
         return bad
+
+
+def rate(moments: list[datetime], since: float | None = None) -> float | None:
+    """Events per second from ``since`` (a wall time) or the first event to the last."""
+    if len(moments) < 2:
+        return None
+    stamps = sorted(m.timestamp() for m in moments)
+    start = since if since is not None else stamps[0]
+    span = stamps[-1] - start
+    return round(len(stamps) / span, 1) if span > 0 else None
+
+
+def rate_within(moments: list[datetime], since: float | None, seconds: float) -> float | None:
+    """Events per second in the ``seconds`` from ``since`` (a wall time): the goodput while
+    arrivals were offered, without the returns that come back after them."""
+    if since is None or seconds <= 0:
+        return None
+    end = since + seconds
+    return round(sum(1 for m in moments if since <= m.timestamp() < end) / seconds, 1)

@@ -62,7 +62,7 @@ class BlockingApp:
         send: Callable[[Message], Awaitable[None]],
     ) -> None:
         self.started.append(scope["path"])
-        if scope["path"] not in ("/healthz", "/metrics"):
+        if scope["path"] not in ("/healthz", "/metrics", "/static/site.css"):
             await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"done"})
@@ -400,7 +400,7 @@ def test_a_request_that_waited_its_whole_bounded_wait_is_shed_without_running() 
     asyncio.run(scenario())
 
 
-def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None:
+def test_probes_metrics_and_static_files_are_answered_even_when_the_process_is_full() -> None:
     async def scenario() -> None:
         app = BlockingApp()
         asgi = middleware(app, limit=1, wait=0)
@@ -409,6 +409,7 @@ def test_probes_and_metrics_are_answered_even_when_the_process_is_full() -> None
 
         assert (await request(asgi, "/healthz")).status == 200
         assert (await request(asgi, "/metrics")).status == 200
+        assert (await request(asgi, "/static/site.css")).status == 200, "the waiting page's"
         assert (await request(asgi, "/api/v1/models")).status == 503
         app.release.set()
         await blocked

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bench.report import rate, rate_within
+from bench.stats import rate, rate_within
 
 START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

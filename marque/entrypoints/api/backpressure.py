@@ -12,8 +12,8 @@ pile of 500s and half-finished retries. Sized to the database pool (the scarce r
 of a request), the bound keeps the queue short, so latency stays bounded for the requests
 that are admitted and the excess is told early when to come back.
 
-The probes and ``/metrics`` are never shed: an overloaded process is busy, not dead, and
-its operators need to see it. Payment webhooks are never shed either, but they do take a
+The probes, ``/metrics`` and ``/static/`` are never shed: an overloaded process is busy,
+not dead, and its operators need to see it (and a buyer's waiting page, its stylesheet). Payment webhooks are never shed either, but they do take a
 slot: they finish work that was admitted earlier (money the buyer has already paid), arrive
 no faster than those reservations were admitted, and a provider that is told to retry
 backs off for seconds to hours, so shedding them would turn a short overload into long
@@ -67,6 +67,9 @@ from marque.i18n import Translator
 from marque.services.auth_tokens import SESSION_COOKIE
 
 EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The pages' stylesheet and scripts: small files, and the waiting page needs them while
+#: everything else is shed (a CDN serves them in production).
+EXEMPT_PREFIXES: Final = ("/static/",)
 #: Admitted even when full (they count as in flight): see the module's docstring.
 PRIORITY_PREFIXES: Final = (
     "/api/v1/payments/webhooks/",
@@ -252,7 +255,7 @@ class BackpressureMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path or path in self.exempt_paths:
+        if not path or path in self.exempt_paths or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         if path.startswith(self.priority_prefixes):
@@ -410,6 +413,7 @@ def default_max_in_flight(db_pool_size: int) -> int:
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "EXEMPT_PATHS",
+    "EXEMPT_PREFIXES",
     "FOLLOW_UP_PREFIXES",
     "PRIORITY_PREFIXES",
     "BackpressureMiddleware",
