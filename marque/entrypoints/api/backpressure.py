@@ -260,33 +260,38 @@ class BackpressureMiddleware:
             return
         if path.startswith(self.priority_prefixes):
             self.limiter.force()
-        else:
-            caller = _Caller.of(scope)
-            ticket = caller.ticket
-            state, due = self.tickets.check(ticket, caller.holder)
-            follow_up = self._follows_up(path)
-            if follow_up:
-                lane = Lane.FOLLOW_UP
-            else:
-                lane = Lane.RETURN if state is TicketState.DUE else Lane.NEW
-            if not await self.limiter.acquire(lane):
-                self.shed.labels(scope.get("method", "")).inc()
-                if state is not TicketState.EARLY:  # too early: the same second and ticket
-                    due = self.schedule.book(front=state is TicketState.DUE)
-                    ticket = self.tickets.issue(due, caller.holder)
-                retry_after = self.schedule.retry_after(due)
-                scope.setdefault("state", {})["retry_after"] = retry_after  # for the access log
-                if caller.wants_page and self.waiting_page is not None:
-                    await self._send_waiting_page(scope, send, retry_after, ticket or "")
-                else:
-                    await self._send_shed(scope, send, retry_after, ticket or "")
-                return
-            if not follow_up:
-                self.schedule.started()
+        elif not await self._admit(scope, path, send):
+            return
         try:
             await self.app(scope, receive, send)
         finally:
             self.limiter.release()
+
+    async def _admit(self, scope: Scope, path: str, send: Send) -> bool:
+        """A slot for the request (True), or its 503 sent with the second to come back in."""
+        caller = _Caller.of(scope)
+        state, due = self.tickets.check(caller.ticket, caller.holder)
+        follow_up = self._follows_up(path)
+        if follow_up:
+            lane = Lane.FOLLOW_UP
+        else:
+            lane = Lane.RETURN if state is TicketState.DUE else Lane.NEW
+        if await self.limiter.acquire(lane):
+            if not follow_up:
+                self.schedule.started()
+            return True
+        self.shed.labels(scope.get("method", "")).inc()
+        ticket = caller.ticket or ""
+        if state is not TicketState.EARLY:  # too early: the same second and ticket again
+            due = self.schedule.book(front=state is TicketState.DUE)
+            ticket = self.tickets.issue(due, caller.holder)
+        retry_after = self.schedule.retry_after(due)
+        scope.setdefault("state", {})["retry_after"] = retry_after  # for the access log
+        if caller.wants_page and self.waiting_page is not None:
+            await self._send_waiting_page(scope, send, retry_after, ticket)
+        else:
+            await self._send_shed(scope, send, retry_after, ticket)
+        return False
 
     def _follows_up(self, path: str) -> bool:
         return path.startswith(self.follow_up_prefixes) and path not in NEW_WORK_PATHS
