@@ -622,6 +622,21 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         holder.close()
     wait_for(lambda: in_flight(client), 0)
     assert client.get("/api/v1/models").status_code == 200
+    logged = access_line(tiny_server, "shed-check")  # the line is written after the answer
+    assert logged["status"] == 503
+    assert logged["retry_after"] == 2, "operators see when a shed request was told to return"
+
+
+def access_line(server: LiveServer, request_id: str) -> dict[str, Any]:
+    """The server's access-log line of ``request_id`` (polled: it is written after the
+    answer has gone out)."""
+    for _ in range(600):
+        for line in server.log_path.read_text().splitlines():
+            if f'"request_id": "{request_id}"' in line and '"marque.access"' in line:
+                entry: dict[str, Any] = json.loads(line)
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no access-log line for {request_id}")
 
 
 def test_an_exhausted_database_pool_is_a_503_with_retry_after_not_a_500(seeded: Database) -> None:
