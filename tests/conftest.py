@@ -237,6 +237,55 @@ def live_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> I
     server.stop()
 
 
+def start_one_slot_server(database: Database, log_dir: Path) -> LiveServer:
+    """A real server that works on one request at a time, never lets one wait, and tells a
+    shed request to come back in 2 s at the soonest."""
+    return start_server(
+        database,
+        log_dir,
+        MARQUE_MAX_IN_FLIGHT="1",
+        MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
+        MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
+    )
+
+
+def in_flight(client: httpx.Client) -> float:
+    """The server's ``marque_http_requests_in_flight`` gauge."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("marque_http_requests_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("no in-flight gauge in /metrics")
+
+
+def wait_for_in_flight(client: httpx.Client, wanted: float) -> None:
+    """Poll until the server reports ``wanted`` requests in flight (it picks a held request up,
+    and lets go of a dropped one, by itself)."""
+    for _ in range(600):
+        if in_flight(client) == wanted:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never {wanted} in flight")
+
+
+@contextmanager
+def only_slot_held(server: LiveServer) -> Iterator[None]:
+    """Hold a one-slot server's only slot with a request whose body is still on its way; on
+    exit drop it and wait until the server has let go."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with server.client() as client:
+        holder = socket.create_connection((host, int(port)))
+        try:
+            holder.sendall(
+                b"POST /api/v1/configurations HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            )
+            wait_for_in_flight(client, 1)
+            yield
+        finally:
+            holder.close()
+        wait_for_in_flight(client, 0)
+
+
 def random_phone() -> str:
     """A valid-looking mainland mobile number no other test uses."""
     return "139" + "".join(secrets.choice("0123456789") for _ in range(8))

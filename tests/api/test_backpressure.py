@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import conftest
 import httpx
 import pytest
-from conftest import Database, LiveServer, start_server
+from conftest import Database, LiveServer, only_slot_held, start_one_slot_server
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 
@@ -555,48 +554,16 @@ def test_returns_wait_longer_and_more_of_them_between_follow_ups_and_newcomers()
 
 @pytest.fixture(scope="module")
 def tiny_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real server that works on one request at a time and never lets one wait."""
-    running = start_server(
-        seeded,
-        tmp_path_factory.mktemp("backpressure"),
-        MARQUE_MAX_IN_FLIGHT="1",
-        MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
-        MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
-    )
+    running = start_one_slot_server(seeded, tmp_path_factory.mktemp("backpressure"))
     yield running
     running.stop()
-
-
-def in_flight(client: httpx.Client) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith("marque_http_requests_in_flight "):
-            return float(line.split()[1])
-    raise AssertionError("no in-flight gauge in /metrics")
-
-
-def wait_for(read: Callable[[], float], wanted: float) -> None:
-    """Poll until the server reports ``wanted`` (it picks the held request up by itself)."""
-    for _ in range(600):
-        if read() == wanted:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never reached {wanted}")
 
 
 def test_a_full_server_answers_503_problem_with_retry_after_at_once(
     tiny_server: LiveServer,
 ) -> None:
-    host, port = tiny_server.base_url.removeprefix("http://").split(":")
     client = tiny_server.client(headers={"Accept-Language": "en"})
-    # Hold the only slot: a request whose body is still on its way.
-    holder = socket.create_connection((host, int(port)))
-    try:
-        holder.sendall(
-            b"POST /api/v1/configurations HTTP/1.1\r\nHost: x\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-        )
-        wait_for(lambda: in_flight(client), 1)
-
+    with only_slot_held(tiny_server):
         shed = client.get("/api/v1/models", headers={"X-Request-ID": "shed-check"})
 
         assert shed.status_code == 503
@@ -618,9 +585,6 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         assert 'marque_http_requests_shed_total{method="GET"}' in metrics
         assert "marque_waiting_room_booked " in metrics
         assert "marque_waiting_room_budget " in metrics
-    finally:
-        holder.close()
-    wait_for(lambda: in_flight(client), 0)
     assert client.get("/api/v1/models").status_code == 200
     logged = access_line(tiny_server, "shed-check")  # the line is written after the answer
     assert logged["status"] == 503

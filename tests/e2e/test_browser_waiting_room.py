@@ -7,12 +7,11 @@ is held by a request whose body the test has not finished sending.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 import test_browser_countdown
-from conftest import Database, LiveServer, start_server
+from conftest import Database, LiveServer, only_slot_held, start_one_slot_server
 from playwright.sync_api import Browser, expect
 
 from marque.entrypoints.api.waiting_room import TICKET_COOKIE
@@ -25,29 +24,9 @@ shoot = test_browser_countdown.shoot
 
 @pytest.fixture(scope="module")
 def one_slot(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    running = start_server(
-        seeded,
-        tmp_path_factory.mktemp("waiting-room"),
-        MARQUE_MAX_IN_FLIGHT="1",
-        MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
-        MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
-    )
+    running = start_one_slot_server(seeded, tmp_path_factory.mktemp("waiting-room"))
     yield running
     running.stop()
-
-
-def hold_the_slot(server: LiveServer) -> socket.socket:
-    host, port = server.base_url.removeprefix("http://").split(":")
-    holder = socket.create_connection((host, int(port)))
-    holder.sendall(
-        b"POST /api/v1/configurations HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-    )
-    with server.client() as client:  # wait until the server works on it
-        for _ in range(600):
-            if client.get("/api/v1/models").status_code == 503:
-                return holder
-    raise AssertionError("the held request never took the slot")
 
 
 def test_a_shed_page_says_the_buyer_is_in_line_and_gets_through_by_itself(
@@ -55,8 +34,7 @@ def test_a_shed_page_says_the_buyer_is_in_line_and_gets_through_by_itself(
 ) -> None:
     context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
     page = context.new_page()
-    holder = hold_the_slot(one_slot)
-    try:
+    with only_slot_held(one_slot):
         answer = page.goto(one_slot.base_url + "/")
         assert answer is not None
         assert answer.status == 503
@@ -68,8 +46,6 @@ def test_a_shed_page_says_the_buyer_is_in_line_and_gets_through_by_itself(
         cookies = {cookie["name"]: cookie for cookie in context.cookies()}
         assert cookies[TICKET_COOKIE]["httpOnly"]
         shoot(page, "waiting-room-zh")
-    finally:
-        holder.close()  # room again: the page's own refresh must get through
-
+    # Room again: the page's own refresh must get through.
     expect(page.get_by_role("heading", name="我们的车型")).to_be_visible(timeout=30_000)
     context.close()
