@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 
 from bench.stats import Recorder
+from marque.entrypoints.api.waiting_room import TICKET_HEADER
 
 IN_PROGRESS = "idempotency.in_progress"
-TICKET_HEADER = "marque-retry-ticket"
 
 
 @dataclass

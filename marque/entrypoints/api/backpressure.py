@@ -13,11 +13,12 @@ of a request), the bound keeps the queue short, so latency stays bounded for the
 that are admitted and the excess is told early when to come back.
 
 The probes, ``/metrics`` and ``/static/`` are never shed: an overloaded process is busy,
-not dead, and its operators need to see it (and a buyer's waiting page, its stylesheet). Payment webhooks are never shed either, but they do take a
-slot: they finish work that was admitted earlier (money the buyer has already paid), arrive
-no faster than those reservations were admitted, and a provider that is told to retry
-backs off for seconds to hours, so shedding them would turn a short overload into long
-"paid but not confirmed" waits. The sandbox payment provider's pages and API are admitted
+not dead, and its operators need to see it (and a buyer's waiting page, its stylesheet).
+Payment webhooks are never shed either, but they do take a slot: they finish work that was
+admitted earlier (money the buyer has already paid), arrive no faster than those
+reservations were admitted, and a provider that is told to retry backs off for seconds to
+hours, so shedding them would turn a short overload into long "paid but not confirmed"
+waits. The sandbox payment provider's pages and API are admitted
 the same way: they stand in for the provider's own servers, which a real launch does not
 share with marque, so marque's load must not decide whether a buyer can pay there (under a
 3x overload a tenth of the admitted reservations went unpaid because their pay calls were
@@ -296,10 +297,13 @@ class BackpressureMiddleware:
     def _follows_up(self, path: str) -> bool:
         return path.startswith(self.follow_up_prefixes) and path not in NEW_WORK_PATHS
 
+    def _translator(self, scope: Scope) -> Translator:
+        translator = (scope.get("state") or {}).get("translator")
+        return translator if isinstance(translator, Translator) else Translator(self.default_locale)
+
     async def _send_shed(self, scope: Scope, send: Send, retry_after: int, ticket: str) -> None:
-        state = scope.get("state") or {}
-        translator = state.get("translator")
-        _ = translator if isinstance(translator, Translator) else Translator(self.default_locale)
+        """An API caller's shed answer: problem+json, the ticket in a header and the body."""
+        _ = self._translator(scope)
         busy = Unavailable(retry_after=retry_after, code=OverloadCode.SHED)
         body: dict[str, object] = {
             "type": f"https://marque.dev/problems/{busy.code}",
@@ -310,24 +314,12 @@ class BackpressureMiddleware:
             "instance": scope.get("path", ""),
             "params": {"retry_after": retry_after, "ticket": ticket},
         }
-        if state.get("request_id"):
-            body["request_id"] = state["request_id"]
+        request_id = (scope.get("state") or {}).get("request_id")
+        if request_id:
+            body["request_id"] = request_id
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": busy.status,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(content)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                    (TICKET_HEADER.encode(), ticket.encode()),
-                    (b"cache-control", b"no-store"),
-                    (b"content-language", _.locale.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        ticket_header = (TICKET_HEADER.encode(), ticket.encode())
+        await _send_503(send, PROBLEM_JSON, content, retry_after, _.locale, ticket_header)
 
     async def _send_waiting_page(
         self, scope: Scope, send: Send, retry_after: int, ticket: str
@@ -335,29 +327,41 @@ class BackpressureMiddleware:
         """A browser's shed answer: the page says it is in line and asks again when its
         ticket is due; the ticket goes in a cookie, since a page cannot send a header."""
         assert self.waiting_page is not None
-        state = scope.get("state") or {}
-        translator = state.get("translator")
-        locale = translator.locale if isinstance(translator, Translator) else self.default_locale
+        locale = self._translator(scope).locale
         content = self.waiting_page(locale, retry_after)
         cookie = (
             f"{TICKET_COOKIE}={ticket}; Max-Age={retry_after + TICKET_VALID_SECONDS}; "
             "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if self.cookie_secure else "")
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(content)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                    (b"set-cookie", cookie.encode("latin-1")),
-                    (b"cache-control", b"no-store"),
-                    (b"content-language", locale.encode()),
-                ],
-            }
+        ticket_cookie = (b"set-cookie", cookie.encode("latin-1"))
+        await _send_503(
+            send, "text/html; charset=utf-8", content, retry_after, locale, ticket_cookie
         )
-        await send({"type": "http.response.body", "body": content})
+
+
+async def _send_503(
+    send: Send,
+    content_type: str,
+    content: bytes,
+    retry_after: int,
+    locale: str,
+    ticket: tuple[bytes, bytes],
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(content)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+                ticket,
+                (b"cache-control", b"no-store"),
+                (b"content-language", locale.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ Its ``Retry-After`` is the wait until that second, and its ticket
 caller's credentials. A request that comes back with a ticket that is due waits for a slot
 in a lane of its own, after the next steps of begun journeys and ahead of newcomers, who
 are shed while it waits (``InFlightLimiter``); so the crowd is served in the order it
-arrived, most of it after one 503. A ticket holder
-shed again anyway is booked into the first second from now, over the budget: it keeps its
-place at the front. Booking never looks further than ``horizon`` seconds ahead; past it,
+arrived, most of it after one 503. A ticket holder shed again anyway is booked into the
+first second from now, over the budget: it keeps its place at the front. Booking never looks further than ``horizon`` seconds ahead; past it,
 returns are overbooked at the horizon.
 
 Each server process keeps its own book; a ticket is honoured by any process of the same
