@@ -206,6 +206,7 @@ class BackpressureMiddleware:
         max_in_flight: int,
         max_wait_seconds: float,
         retry_after_seconds: int,
+        return_wait_seconds: float = RETURN_WAIT_SECONDS,
         default_locale: str,
         ticket_secret: str,
         retry_after_max_seconds: int | None = None,
@@ -218,7 +219,10 @@ class BackpressureMiddleware:
     ) -> None:
         self.app = app
         self.limiter = InFlightLimiter(
-            max_in_flight, max_waiting=max_in_flight, max_wait=max_wait_seconds
+            max_in_flight,
+            max_waiting=max_in_flight,
+            max_wait=max_wait_seconds,
+            return_wait=return_wait_seconds,
         )
         base = max(1, int(retry_after_seconds))
         self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
