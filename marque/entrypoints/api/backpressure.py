@@ -56,6 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marque.domain.errors import Unavailable
+from marque.entrypoints.api.cookies import cookie_values
 from marque.entrypoints.api.waiting_room import (
     TICKET_COOKIE,
     TICKET_HEADER,
@@ -391,19 +392,18 @@ class _Caller:
             elif name == _TICKET_HEADER_BYTES:
                 ticket = value.decode("latin-1")
         session = b""
-        for part in cookie.split(b";") if cookie else ():
-            key, _, value = part.strip().partition(b"=")
-            if key == _SESSION_COOKIE:
-                session = b"session=" + value
-            elif key == _TICKET_COOKIE and ticket is None:
-                ticket = value.decode("latin-1")
+        if cookie:
+            found = cookie_values(cookie.decode("latin-1"), _COOKIES)
+            if SESSION_COOKIE in found:
+                session = b"session=" + found[SESSION_COOKIE].encode("latin-1")
+            if ticket is None:
+                ticket = found.get(TICKET_COOKIE)
         wants_page = b"text/html" in accept and not scope.get("path", "").startswith("/api/")
         return cls(authorization or session, ticket, wants_page)
 
 
 _TICKET_HEADER_BYTES: Final = TICKET_HEADER.encode()
-_SESSION_COOKIE: Final = SESSION_COOKIE.encode()
-_TICKET_COOKIE: Final = TICKET_COOKIE.encode()
+_COOKIES: Final = frozenset({SESSION_COOKIE, TICKET_COOKIE})
 
 
 #: Requests one process works on at once by default (measured, docs/decisions.md).

@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from marque.entrypoints.api.cookies import cookie_values
 from marque.i18n import Translator, negotiate, normalise
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -138,9 +139,7 @@ class RequestContextMiddleware:
             key, _, value = pair.partition("=")
             if key == "lang" and value:
                 return normalise(value, self.default_locale)
-        cookie = headers.get("cookie", "")
-        for part in cookie.split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == LOCALE_COOKIE and value:
-                return normalise(value, self.default_locale)
+        chosen = cookie_values(headers.get("cookie", ""), (LOCALE_COOKIE,)).get(LOCALE_COOKIE)
+        if chosen:
+            return normalise(chosen, self.default_locale)
         return negotiate(headers.get("accept-language"), self.default_locale)
