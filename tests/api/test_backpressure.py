@@ -309,6 +309,30 @@ def test_a_due_ticket_holder_shed_again_goes_first_in_the_next_second() -> None:
     asyncio.run(scenario())
 
 
+def test_a_shed_step_of_a_begun_journey_comes_back_after_the_least_wait_not_in_line() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        clock = Clock()
+        clocked(asgi, clock, base=1)
+        running = await full(asgi, app)
+        newcomers = [await request(asgi) for _ in range(5)]  # budget 1: seconds +1 to +5
+        booked = asgi.schedule.booked_ahead
+
+        lock = await request(asgi, "/api/v1/orders/ord-1/lock")
+
+        assert [a.headers["retry-after"] for a in newcomers] == ["1", "2", "3", "4", "5"]
+        assert lock.status == 503
+        assert lock.headers["retry-after"] == "1"
+        assert asgi.tickets.check(lock.headers[TICKET_HEADER], BUYER)[1] == int(clock.now) + 1
+        assert asgi.schedule.booked_ahead == booked, "a follow-up takes no newcomer's place"
+        assert app.started == ["/api/v1/orders"]
+        app.release.set()
+        await running
+
+    asyncio.run(scenario())
+
+
 def test_a_browser_is_shed_with_a_waiting_page_and_keeps_its_place_with_the_cookie() -> None:
     async def scenario() -> None:
         app = BlockingApp()

@@ -38,7 +38,8 @@ newcomers then (``waiting_room``): the crowd is served in the order it arrived, 
 of it hears "not now" once instead of every few seconds. Under a 3x overload a
 ``Retry-After`` of a few seconds had the excess retried over and over (about five 503s per
 buyer who got in, each costing CPU that admitted requests needed), and who got in was luck
-(docs/decisions.md).
+(docs/decisions.md). The next step of a begun journey is not booked among them: it is told
+to come back after the least wait, when its lane puts it first again.
 """
 
 from __future__ import annotations
@@ -288,7 +289,13 @@ class BackpressureMiddleware:
             return True
         self.shed.labels(scope.get("method", "")).inc()
         ticket = caller.ticket or ""
-        if state is not TicketState.EARLY:  # too early: the same second and ticket again
+        if follow_up:
+            # Not booked among the newcomers: the next step of a begun journey comes back
+            # after the least wait and goes first then, in its own lane (a 3x overload
+            # booked polls and locks of paid orders minutes out, behind the line).
+            due = self.schedule.now() + self.schedule.base
+            ticket = self.tickets.issue(due, caller.holder)
+        elif state is not TicketState.EARLY:  # too early: the same second and ticket again
             due = self.schedule.book(front=state is TicketState.DUE)
             ticket = self.tickets.issue(due, caller.holder)
         retry_after = self.schedule.retry_after(due)
