@@ -28,6 +28,9 @@ from marque.adapters.db import migrate as migrations
 from marque.bootstrap import Container, bootstrap
 from marque.config import Settings
 
+#: The browser tests' ``browser`` fixture (Debian's Chromium).
+pytest_plugins = ["chromium"]
+
 PG_URL = os.environ.get("MARQUE_TEST_DATABASE_URL")
 ENGINES = ["sqlite", "postgresql"]
 ROOT = Path(__file__).resolve().parent.parent

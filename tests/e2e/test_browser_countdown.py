@@ -10,17 +10,16 @@ test_browser_flow.py.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import conftest
 import pytest
-from conftest import ROOT, Database, LiveServer, start_server
+from chromium import SCREENSHOTS
+from conftest import Database, LiveServer, start_server
 from launch_catalogue import Edition, add_edition
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine
 
 from marque.adapters.db import migrate as migrations
@@ -28,23 +27,6 @@ from marque.bootstrap import bootstrap
 from marque.services.demo_catalog import seed_demo_catalog
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("MARQUE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MARQUE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def shoot(page: Page, name: str) -> None:

@@ -10,19 +10,18 @@ room for many SMS codes); waits are bounded reloads, never sleeps.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import conftest
 import httpx
 import pytest
-from conftest import ROOT, Database, LiveServer, random_phone, start_server
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from chromium import DESKTOP, PHONE, SCREENSHOTS
+from conftest import Database, LiveServer, random_phone, start_server
+from playwright.sync_api import Browser, Page, expect
 
 from marque.bootstrap import bootstrap
 from marque.domain.identity import Role
@@ -30,20 +29,6 @@ from marque.services.auth import create_staff
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 RELOADS = 60  # bounded waits for webhooks and the refund worker (each reload asks again)
 
 #: What the pages say in each language, where the test reads or clicks by visible text.
@@ -71,19 +56,6 @@ WORDS = {
         "cancelled": "Your order is cancelled",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("MARQUE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MARQUE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

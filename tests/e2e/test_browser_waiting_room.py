@@ -18,7 +18,6 @@ from marque.entrypoints.api.waiting_room import TICKET_COOKIE
 
 pytestmark = pytest.mark.e2e
 
-browser = test_browser_countdown.browser  # Debian's Chromium, one per module
 shoot = test_browser_countdown.shoot
 
 
