@@ -182,6 +182,7 @@ class Clock:
 
 def clocked(asgi: BackpressureMiddleware, clock: Clock, *, base: int = 3) -> None:
     asgi.schedule = ReturnSchedule(base, 300, clock)
+    asgi.follow_ups = ReturnSchedule(base, 300, clock)
     asgi.tickets = Tickets(SECRET, clock)
 
 
@@ -309,7 +310,9 @@ def test_a_due_ticket_holder_shed_again_goes_first_in_the_next_second() -> None:
     asyncio.run(scenario())
 
 
-def test_a_shed_step_of_a_begun_journey_comes_back_after_the_least_wait_not_in_line() -> None:
+def test_shed_steps_of_begun_journeys_are_booked_in_a_line_of_their_own_not_behind_newcomers() -> (
+    None
+):
     async def scenario() -> None:
         app = BlockingApp()
         asgi = middleware(app, limit=1, wait=0)
@@ -319,13 +322,18 @@ def test_a_shed_step_of_a_begun_journey_comes_back_after_the_least_wait_not_in_l
         newcomers = [await request(asgi) for _ in range(5)]  # budget 1: seconds +1 to +5
         booked = asgi.schedule.booked_ahead
 
-        lock = await request(asgi, "/api/v1/orders/ord-1/lock")
+        locks = [await request(asgi, f"/api/v1/orders/ord-{n}/lock") for n in range(3)]
 
         assert [a.headers["retry-after"] for a in newcomers] == ["1", "2", "3", "4", "5"]
-        assert lock.status == 503
-        assert lock.headers["retry-after"] == "1"
-        assert asgi.tickets.check(lock.headers[TICKET_HEADER], BUYER)[1] == int(clock.now) + 1
-        assert asgi.schedule.booked_ahead == booked, "a follow-up takes no newcomer's place"
+        assert [a.status for a in locks] == [503, 503, 503]
+        assert [a.headers["retry-after"] for a in locks] == ["1", "2", "3"], "spread, own line"
+        assert asgi.schedule.booked_ahead == booked, "no newcomer is pushed back by them"
+        assert asgi.follow_ups.booked_ahead == 3
+        clock.now += 3
+        again = await request(
+            asgi, "/api/v1/orders/ord-2/lock", ticket=locks[2].headers[TICKET_HEADER]
+        )
+        assert again.headers["retry-after"] == "1", "due and shed again: first in the next second"
         assert app.started == ["/api/v1/orders"]
         app.release.set()
         await running
@@ -607,8 +615,9 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
         assert client.get("/healthz").status_code == 200
         metrics = client.get("/metrics").text
         assert 'marque_http_requests_shed_total{method="GET"}' in metrics
-        assert "marque_waiting_room_booked " in metrics
-        assert "marque_waiting_room_budget " in metrics
+        for line in ("new", "follow_up"):
+            assert f'marque_waiting_room_booked{{line="{line}"}} ' in metrics
+            assert f'marque_waiting_room_budget{{line="{line}"}} ' in metrics
     assert client.get("/api/v1/models").status_code == 200
     logged = access_line(tiny_server, "shed-check")  # the line is written after the answer
     assert logged["status"] == 503

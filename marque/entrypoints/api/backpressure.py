@@ -38,8 +38,9 @@ newcomers then (``waiting_room``): the crowd is served in the order it arrived, 
 of it hears "not now" once instead of every few seconds. Under a 3x overload a
 ``Retry-After`` of a few seconds had the excess retried over and over (about five 503s per
 buyer who got in, each costing CPU that admitted requests needed), and who got in was luck
-(docs/decisions.md). The next step of a begun journey is not booked among them: it is told
-to come back after the least wait, when its lane puts it first again.
+(docs/decisions.md). The next steps of begun journeys have a book of their own, with a
+budget of the follow-ups a recent second started, so they come back within seconds, spread
+out, rather than behind the newcomers' line.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from functools import partial
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -228,6 +230,8 @@ class BackpressureMiddleware:
         )
         base = max(1, int(retry_after_seconds))
         self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
+        #: The next steps of begun journeys have a book of their own, not behind the line.
+        self.follow_ups = ReturnSchedule(base, retry_after_max_seconds or base)
         self.tickets = Tickets(ticket_secret)
         self.waiting_page = waiting_page
         self.cookie_secure = cookie_secure
@@ -249,16 +253,21 @@ class BackpressureMiddleware:
         in_flight.set_function(lambda: self.limiter.in_flight)
         booked = Gauge(
             "marque_waiting_room_booked",
-            "Shed requests this process has told to come back in a second still to come",
+            "Shed requests this process has told to come back in a second still to come, by "
+            "line: new work, or the next steps of begun journeys",
+            ["line"],
             registry=registry,
         )
-        booked.set_function(lambda: self.schedule.booked_ahead)
         budget = Gauge(
             "marque_waiting_room_budget",
-            "Returns this process books into one second: the new work a recent second started",
+            "Returns this process books into one second of a line: what a recent second "
+            "started of it",
+            ["line"],
             registry=registry,
         )
-        budget.set_function(lambda: self.schedule.budget)
+        for line, book in (("new", self.schedule), ("follow_up", self.follow_ups)):
+            booked.labels(line).set_function(partial(_booked_ahead, book))
+            budget.labels(line).set_function(partial(_budget, book))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -283,22 +292,19 @@ class BackpressureMiddleware:
             lane = Lane.FOLLOW_UP
         else:
             lane = Lane.RETURN if state is TicketState.DUE else Lane.NEW
+        # Not booked behind the newcomers' line: a 3x overload told polls and locks of paid
+        # orders to come back minutes later; nor all after the least wait: that turned them
+        # into a storm of retries that crowded out the returns (docs/decisions.md).
+        book = self.follow_ups if follow_up else self.schedule
         if await self.limiter.acquire(lane):
-            if not follow_up:
-                self.schedule.started()
+            book.started()
             return True
         self.shed.labels(scope.get("method", "")).inc()
         ticket = caller.ticket or ""
-        if follow_up:
-            # Not booked among the newcomers: the next step of a begun journey comes back
-            # after the least wait and goes first then, in its own lane (a 3x overload
-            # booked polls and locks of paid orders minutes out, behind the line).
-            due = self.schedule.now() + self.schedule.base
+        if state is not TicketState.EARLY:  # too early: the same second and ticket again
+            due = book.book(front=state is TicketState.DUE)
             ticket = self.tickets.issue(due, caller.holder)
-        elif state is not TicketState.EARLY:  # too early: the same second and ticket again
-            due = self.schedule.book(front=state is TicketState.DUE)
-            ticket = self.tickets.issue(due, caller.holder)
-        retry_after = self.schedule.retry_after(due)
+        retry_after = book.retry_after(due)
         scope.setdefault("state", {})["retry_after"] = retry_after  # for the access log
         if caller.wants_page and self.waiting_page is not None:
             await self._send_waiting_page(scope, send, retry_after, ticket)
@@ -349,6 +355,14 @@ class BackpressureMiddleware:
         await _send_503(
             send, "text/html; charset=utf-8", content, retry_after, locale, ticket_cookie
         )
+
+
+def _booked_ahead(book: ReturnSchedule) -> int:
+    return book.booked_ahead
+
+
+def _budget(book: ReturnSchedule) -> int:
+    return book.budget
 
 
 async def _send_503(
