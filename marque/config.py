@@ -176,14 +176,6 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds `marque worker` sleeps between rounds of its jobs"
     )
-    server_thread_nice: int = Field(
-        0,
-        ge=0,
-        le=19,
-        description="Nice levels below its event loop at which a server process runs its "
-        "other threads (the routes' work, the jobs), so that the loop, which answers shed "
-        "requests, gets the CPU first when the cores are full (Linux; 0: all alike)",
-    )
     worker_in_server: bool = Field(
         True,
         description="Each server process also runs the jobs of `marque worker` (expiry, lock "

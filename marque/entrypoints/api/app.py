@@ -24,7 +24,6 @@ from marque.entrypoints.api.routers import (
     sandbox,
     sandbox_payments,
 )
-from marque.entrypoints.thread_priority import lower_new_threads
 from marque.entrypoints.workers import jobs, sandbox_webhooks
 
 
@@ -37,7 +36,6 @@ def _operation_id(route: APIRoute) -> str:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work that lives as long as the server: one ``enter_context`` per worker."""
     container: Container = app.state.container
-    lower_new_threads(container.settings.server_thread_nice)  # before any thread starts
     with ExitStack() as background:
         background.enter_context(sandbox_webhooks.running_in_server(container))
         background.enter_context(jobs.running_in_server(container))
