@@ -62,11 +62,12 @@ class Settings(BaseSettings):
         description="Longest wait for a free slot before a request is shed (at most as many "
         "wait as may run)",
     )
-    overload_return_wait_seconds: float = Field(
+    overload_ahead_wait_seconds: float = Field(
         0.04,
         ge=0,
-        description="Longest wait for a free slot of a request that comes back with a due "
-        "waiting-room ticket, before it is shed again (up to 8 per slot wait)",
+        description="Longest wait for a free slot of a request that goes ahead of newcomers "
+        "(the next step of a begun journey, or a return with a due waiting-room ticket) "
+        "before it is shed",
     )
     overload_retry_after_seconds: int = Field(
         1, ge=1, description="Least Retry-After, in seconds, of 503 answers under overload"

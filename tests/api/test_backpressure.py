@@ -551,10 +551,28 @@ def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     asyncio.run(scenario())
 
 
+def test_steps_of_begun_journeys_wait_as_long_as_returns_not_the_newcomers_short_wait() -> None:
+    async def scenario() -> None:
+        limiter = InFlightLimiter(1, max_waiting=1, max_wait=0, ahead_wait=3600)
+        assert await limiter.acquire(Lane.NEW)
+        assert not await limiter.acquire(Lane.NEW), "a newcomer may not wait (max_wait 0)"
+        follow_up = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(lambda: limiter.waiting == 1)
+        assert not await limiter.acquire(Lane.FOLLOW_UP), "as many follow-ups wait as run"
+
+        limiter.release()
+
+        assert await follow_up, "it waited for the slot instead of being shed"
+        limiter.release()
+        assert limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
 def test_returns_wait_longer_and_more_of_them_between_follow_ups_and_newcomers() -> None:
     async def scenario() -> None:
         limiter = InFlightLimiter(
-            1, max_waiting=1, max_wait=0, max_returns_waiting=2, return_wait=3600
+            1, max_waiting=1, max_wait=0, max_returns_waiting=2, ahead_wait=3600
         )
         assert await limiter.acquire(Lane.NEW)
         assert not await limiter.acquire(Lane.NEW), "newcomers may not wait (max_wait 0)"

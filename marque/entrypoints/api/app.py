@@ -80,7 +80,7 @@ def create_app(container: Container) -> FastAPI:
         BackpressureMiddleware,
         max_in_flight=settings.max_in_flight or default_max_in_flight(settings.db_pool_size),
         max_wait_seconds=settings.max_in_flight_wait_seconds,
-        return_wait_seconds=settings.overload_return_wait_seconds,
+        ahead_wait_seconds=settings.overload_ahead_wait_seconds,
         retry_after_seconds=settings.overload_retry_after_seconds,
         retry_after_max_seconds=settings.overload_retry_after_max_seconds,
         default_locale=settings.default_locale,

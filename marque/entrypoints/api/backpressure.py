@@ -103,11 +103,13 @@ class Lane(IntEnum):
     NEW = 2  # everything else
 
 
-#: How long, and how many, returns with a due ticket may wait for a slot: more of them, and
-#: longer, than others, because they arrive in bursts and a return shed again is one more
-#: request to answer a second later; but short enough that a return shed after its wait
-#: is still told so within 50 ms (a wait of 1 s made those answers take a second).
-RETURN_WAIT_SECONDS: Final = 0.04
+#: How long the lanes ahead of newcomers may wait for a slot (follow-ups and returns), and
+#: how many returns: longer than newcomers, since they go first and so mostly get a slot
+#: within it (with 10 ms, a 3x overload shed most polls and locks of paid orders), and a
+#: return shed again is one more request to answer a second later; but short enough that a
+#: request shed after its wait is told so soon (a wait of 1 s made those answers take a
+#: second). More returns than others wait, because they arrive in bursts.
+AHEAD_WAIT_SECONDS: Final = 0.04
 RETURNS_WAITING_PER_SLOT: Final = 8
 
 
@@ -118,9 +120,10 @@ class InFlightLimiter:
     must ``release`` it), False when it should be turned away. A released slot passes
     straight to the longest-waiting follow-up, else to the longest-waiting return, else to
     the longest-waiting newcomer, so nobody overtakes a queue. New work is turned away at
-    once while anyone waits in a lane ahead of it (it could only wait behind them). Follow-
-    ups and newcomers wait at most ``max_wait`` s, at most ``max_waiting`` of each; returns
-    ``return_wait`` s, at most ``max_returns_waiting``.
+    once while anyone waits in a lane ahead of it (it could only wait behind them).
+    Newcomers wait at most ``max_wait`` s, follow-ups and returns ``ahead_wait`` s; at most
+    ``max_waiting`` newcomers and as many follow-ups wait, and ``max_returns_waiting``
+    returns.
     """
 
     def __init__(
@@ -130,7 +133,7 @@ class InFlightLimiter:
         max_waiting: int,
         max_wait: float,
         max_returns_waiting: int | None = None,
-        return_wait: float = RETURN_WAIT_SECONDS,
+        ahead_wait: float = AHEAD_WAIT_SECONDS,
     ) -> None:
         if limit < 1:
             raise ValueError("the in-flight limit must be at least 1")
@@ -140,7 +143,7 @@ class InFlightLimiter:
         self.max_returns_waiting = (
             limit * RETURNS_WAITING_PER_SLOT if max_returns_waiting is None else max_returns_waiting
         )
-        self.return_wait = max(0.0, return_wait)
+        self.ahead_wait = max(0.0, ahead_wait)
         self.in_flight = 0
         self._lanes: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Lane)
 
@@ -156,10 +159,12 @@ class InFlightLimiter:
         if lane is Lane.NEW and (self._lanes[Lane.FOLLOW_UP] or self._lanes[Lane.RETURN]):
             return False  # it would only wait behind journeys begun or returns due
         queue = self._lanes[lane]
-        if lane is Lane.RETURN:
-            wait, room = self.return_wait, self.max_returns_waiting
-        else:
+        if lane is Lane.NEW:
             wait, room = self.max_wait, self.max_waiting
+        elif lane is Lane.RETURN:
+            wait, room = self.ahead_wait, self.max_returns_waiting
+        else:
+            wait, room = self.ahead_wait, self.max_waiting
         if wait <= 0 or len(queue) >= room:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -210,7 +215,7 @@ class BackpressureMiddleware:
         max_in_flight: int,
         max_wait_seconds: float,
         retry_after_seconds: int,
-        return_wait_seconds: float = RETURN_WAIT_SECONDS,
+        ahead_wait_seconds: float = AHEAD_WAIT_SECONDS,
         default_locale: str,
         ticket_secret: str,
         retry_after_max_seconds: int | None = None,
@@ -226,7 +231,7 @@ class BackpressureMiddleware:
             max_in_flight,
             max_waiting=max_in_flight,
             max_wait=max_wait_seconds,
-            return_wait=return_wait_seconds,
+            ahead_wait=ahead_wait_seconds,
         )
         base = max(1, int(retry_after_seconds))
         self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
