@@ -193,6 +193,18 @@ async def full(asgi: BackpressureMiddleware, app: BlockingApp) -> asyncio.Task[A
     return running
 
 
+async def one_full_slot(
+    *, base: int = 3
+) -> tuple[BlockingApp, BackpressureMiddleware, Clock, asyncio.Task[Answer]]:
+    """A one-slot middleware on a test clock, its slot held: the app, the middleware, the
+    clock and the task that holds the slot."""
+    app = BlockingApp()
+    asgi = middleware(app, limit=1, wait=0)
+    clock = Clock()
+    clocked(asgi, clock, base=base)
+    return app, asgi, clock, await full(asgi, app)
+
+
 def test_a_shed_answer_tells_when_to_come_back_with_a_ticket_for_that_second() -> None:
     async def scenario() -> None:
         app = BlockingApp()
@@ -267,11 +279,7 @@ def test_a_due_ticket_is_served_before_newcomers_that_waited_longer() -> None:
 
 def test_a_ticket_shown_too_soon_gets_the_same_second_and_ticket_again() -> None:
     async def scenario() -> None:
-        app = BlockingApp()
-        asgi = middleware(app, limit=1, wait=0)
-        clock = Clock()
-        clocked(asgi, clock)
-        running = await full(asgi, app)
+        app, asgi, clock, running = await one_full_slot()
         ticket = (await request(asgi)).headers[TICKET_HEADER]
         clock.now += 1  # comes back after 1 s of the 3 it was told
 
@@ -289,11 +297,7 @@ def test_a_ticket_shown_too_soon_gets_the_same_second_and_ticket_again() -> None
 
 def test_a_due_ticket_holder_shed_again_goes_first_in_the_next_second() -> None:
     async def scenario() -> None:
-        app = BlockingApp()
-        asgi = middleware(app, limit=1, wait=0)
-        clock = Clock()
-        clocked(asgi, clock, base=1)
-        running = await full(asgi, app)
+        app, asgi, clock, running = await one_full_slot(base=1)
         ticket = (await request(asgi)).headers[TICKET_HEADER]
         for _ in range(3):
             await request(asgi)  # newcomers booked after it: budget 1, seconds +2, +3, +4
@@ -314,11 +318,7 @@ def test_shed_steps_of_begun_journeys_are_booked_in_a_line_of_their_own_not_behi
     None
 ):
     async def scenario() -> None:
-        app = BlockingApp()
-        asgi = middleware(app, limit=1, wait=0)
-        clock = Clock()
-        clocked(asgi, clock, base=1)
-        running = await full(asgi, app)
+        app, asgi, clock, running = await one_full_slot(base=1)
         newcomers = [await request(asgi) for _ in range(5)]  # budget 1: seconds +1 to +5
         booked = asgi.schedule.booked_ahead
 
