@@ -240,16 +240,22 @@ def live_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> I
     server.stop()
 
 
-def start_one_slot_server(database: Database, log_dir: Path) -> LiveServer:
-    """A real server that works on one request at a time, never lets one wait, and tells a
-    shed request to come back in 2 s at the soonest."""
-    return start_server(
-        database,
-        log_dir,
+@pytest.fixture(scope="module")
+def one_slot_server(
+    seeded: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real server that works on one request at a time, never lets one wait (in any lane),
+    and tells a shed request to come back in 2 s at the soonest."""
+    running = start_server(
+        seeded,
+        tmp_path_factory.mktemp("one-slot"),
         MARQUE_MAX_IN_FLIGHT="1",
         MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
+        MARQUE_OVERLOAD_AHEAD_WAIT_SECONDS="0",
         MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
     )
+    yield running
+    running.stop()
 
 
 def in_flight(client: httpx.Client) -> float:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import conftest
 import httpx
 import pytest
-from conftest import Database, LiveServer, only_slot_held, start_one_slot_server
+from conftest import Database, LiveServer, only_slot_held
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 
@@ -602,18 +602,11 @@ def test_returns_wait_longer_and_more_of_them_between_follow_ups_and_newcomers()
 # ------------------------------------------------------------------- a real server
 
 
-@pytest.fixture(scope="module")
-def tiny_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    running = start_one_slot_server(seeded, tmp_path_factory.mktemp("backpressure"))
-    yield running
-    running.stop()
-
-
 def test_a_full_server_answers_503_problem_with_retry_after_at_once(
-    tiny_server: LiveServer,
+    one_slot_server: LiveServer,
 ) -> None:
-    client = tiny_server.client(headers={"Accept-Language": "en"})
-    with only_slot_held(tiny_server):
+    client = one_slot_server.client(headers={"Accept-Language": "en"})
+    with only_slot_held(one_slot_server):
         shed = client.get("/api/v1/models", headers={"X-Request-ID": "shed-check"})
 
         assert shed.status_code == 503
@@ -637,7 +630,7 @@ def test_a_full_server_answers_503_problem_with_retry_after_at_once(
             assert f'marque_waiting_room_booked{{line="{line}"}} ' in metrics
             assert f'marque_waiting_room_budget{{line="{line}"}} ' in metrics
     assert client.get("/api/v1/models").status_code == 200
-    logged = access_line(tiny_server, "shed-check")  # the line is written after the answer
+    logged = access_line(one_slot_server, "shed-check")  # the line is written after the answer
     assert logged["status"] == 503
     assert logged["retry_after"] == 2, "operators see when a shed request was told to return"
 

@@ -7,11 +7,9 @@ is held by a request whose body the test has not finished sending.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import test_browser_countdown
-from conftest import Database, LiveServer, only_slot_held, start_one_slot_server
+from conftest import LiveServer, only_slot_held
 from playwright.sync_api import Browser, expect
 
 from marque.entrypoints.api.waiting_room import TICKET_COOKIE
@@ -21,20 +19,13 @@ pytestmark = pytest.mark.e2e
 shoot = test_browser_countdown.shoot
 
 
-@pytest.fixture(scope="module")
-def one_slot(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    running = start_one_slot_server(seeded, tmp_path_factory.mktemp("waiting-room"))
-    yield running
-    running.stop()
-
-
 def test_a_shed_page_says_the_buyer_is_in_line_and_gets_through_by_itself(
-    one_slot: LiveServer, browser: Browser
+    one_slot_server: LiveServer, browser: Browser
 ) -> None:
     context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
     page = context.new_page()
-    with only_slot_held(one_slot):
-        answer = page.goto(one_slot.base_url + "/")
+    with only_slot_held(one_slot_server):
+        answer = page.goto(one_slot_server.base_url + "/")
         assert answer is not None
         assert answer.status == 503
         expect(page.get_by_role("heading", name="您正在排队")).to_be_visible()

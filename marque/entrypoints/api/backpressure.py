@@ -26,9 +26,10 @@ shed). Shed requests are counted in
 ``marque_http_requests_shed_total``; ``marque_http_requests_in_flight`` is the gauge.
 
 The next step of a journey goes before a new one. A request about an order that exists
-(poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages) waits in a queue of its own that a freed slot serves first, and while
-such steps wait, new work (a new reservation, a configuration, anything else) is shed at
-once instead of waiting behind them. Under a 3x overload the old single queue shed a
+(poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages) waits in a queue of
+its own that a freed slot serves first, and longer than new work may (``AHEAD_WAIT_SECONDS``);
+while such steps wait, new work (a new reservation, a configuration, anything else) is
+shed at once instead of waiting behind them. Under a 3x overload the old single queue shed a
 buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
 reservations were never paid (docs/benchmarks.md). Finishing the journeys already begun is
 the goodput; turning newcomers away early is the back-pressure.

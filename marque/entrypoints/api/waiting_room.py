@@ -14,8 +14,10 @@ caller's credentials. A request that comes back with a ticket that is due waits 
 in a lane of its own, after the next steps of begun journeys and ahead of newcomers, who
 are shed while it waits (``InFlightLimiter``); so the crowd is served in the order it
 arrived, most of it after one 503. A ticket holder shed again anyway is booked into the
-first second from now, over the budget: it keeps its place at the front. Booking never looks further than ``horizon`` seconds ahead; past it,
-returns are overbooked at the horizon.
+first second from now, over the budget: it keeps its place at the front. Booking never
+looks further than ``horizon`` seconds ahead; past it, returns are overbooked at the
+horizon. The middleware keeps two books: one for new work, one for the next steps of
+begun journeys, which so come back after their own kind, not behind the newcomers.
 
 Each server process keeps its own book; a ticket is honoured by any process of the same
 key, and the kernel spreads the returns over the processes about as evenly as the
