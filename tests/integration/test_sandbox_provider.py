@@ -186,6 +186,31 @@ def test_a_captured_amount_that_differs_is_what_the_webhook_and_settlement_repor
     assert [line.amount for line in lines] == [taken]
 
 
+@pytest.mark.parametrize(
+    ("duplicate_rate", "captured", "failed_first"),
+    [(0.0, None, False), (1.0, None, False), (0.0, Money(499900, "CNY"), False), (0.0, None, True)],
+    ids=["pending", "duplicated-webhook", "other-amount", "failed-first"],
+)
+def test_the_pay_answer_is_what_reading_the_payment_then_shows(
+    container: Container, duplicate_rate: float, captured: Money | None, failed_first: bool
+) -> None:
+    """A pending payment's pay call answers from what it wrote, without reading back
+    (sandbox.py, ``_SUCCEED_PENDING``); a read must show the same."""
+    provider = sandbox(container, sandbox_webhook_duplicate_rate=duplicate_rate)
+    payment = create(provider)
+    if failed_first:
+        provider.complete_payment(payment.reference, succeeded=False)
+
+    answered = provider.complete_and_inspect(payment.reference, succeeded=True, captured=captured)
+
+    assert answered == provider.inspect(payment.reference)
+    assert answered.payment.status is ProviderPaymentStatus.SUCCEEDED
+    assert answered.payment.amount == (captured or DEPOSIT)
+    assert [hook.type for hook in answered.webhooks] == (
+        ["payment.failed"] * failed_first + ["payment.succeeded"] * (1 + int(duplicate_rate))
+    )
+
+
 # ---------------------------------------------------------------------------- misbehaviour on request
 
 

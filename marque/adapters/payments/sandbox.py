@@ -25,6 +25,7 @@ Misbehaviour (duplicate, late, reordered webhooks, failing refunds, outages) is 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
@@ -71,6 +72,29 @@ _SUCCEED = Prepared(
         updated_at=bindparam("b_now"),
     )
 )
+# A pending payment succeeding, in one statement: the usual pay call. A pending payment has
+# no refunds and no webhook before this one, so its answer needs no reading back.
+_SUCCEED_PENDING = Prepared(
+    update(payments)
+    .where(
+        payments.c.reference == bindparam("b_reference"),
+        payments.c.status == ProviderPaymentStatus.PENDING.value,
+    )
+    .values(
+        captured_amount=func.coalesce(
+            bindparam("b_captured_amount", type_=payments.c.amount.type), payments.c.amount
+        ),
+        captured_currency=func.coalesce(
+            bindparam("b_captured_currency", type_=payments.c.currency.type),
+            payments.c.currency,
+        ),
+        status=ProviderPaymentStatus.SUCCEEDED.value,
+        failure_reason=None,
+        succeeded_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(*payments.c)
+)
 _FAIL = Prepared(
     update(payments)
     .where(payments.c.reference == bindparam("b_reference"))
@@ -104,6 +128,14 @@ _ADD_REFUND = Prepared(
     )
     .inline()
 )
+
+
+@dataclass(frozen=True)
+class _Succeeded:
+    """A pending payment that has just succeeded: its new row and the webhook it scheduled."""
+
+    row: Row
+    scheduled: list[records.WebhookDeliveryView]
 
 
 class SandboxPaymentProvider:
@@ -301,8 +333,8 @@ class SandboxPaymentProvider:
         """
         now = self._clock()
         with self._engine.begin() as conn:
-            self._complete(conn, reference, succeeded, failure_reason, captured, now)
-            row = records.payment_row(conn, reference)
+            done = self._complete(conn, reference, succeeded, failure_reason, captured, now)
+            row = done.row if done is not None else records.payment_row(conn, reference)
         assert row is not None
         return self._payment(row)
 
@@ -318,8 +350,19 @@ class SandboxPaymentProvider:
         same transaction: the sandbox API's pay call costs one transaction, not two."""
         now = self._clock()
         with self._engine.begin() as conn:
-            self._complete(conn, reference, succeeded, failure_reason, captured, now)
-            return self._view(conn, reference, now)
+            done = self._complete(conn, reference, succeeded, failure_reason, captured, now)
+            if done is None:
+                return self._view(conn, reference, now)
+        row = done.row
+        return records.SandboxPaymentView(
+            payment=self._payment(row),
+            requested=records.requested(row),
+            description=row["description"],
+            failure_reason=row["failure_reason"],
+            succeeded_at=row["succeeded_at"],
+            refunds=[],
+            webhooks=done.scheduled,
+        )
 
     def _complete(
         self,
@@ -329,7 +372,23 @@ class SandboxPaymentProvider:
         failure_reason: str | None,
         captured: Money | None,
         now: datetime,
-    ) -> None:
+    ) -> _Succeeded | None:
+        """The payment's outcome; a pending payment that succeeded is answered with its new
+        row and its webhook (``_Succeeded``), without reading either back."""
+        if succeeded:
+            fresh = _SUCCEED_PENDING.first(
+                conn,
+                {
+                    "b_reference": reference,
+                    "b_captured_amount": captured.amount if captured else None,
+                    "b_captured_currency": captured.currency if captured else None,
+                    "b_now": now,
+                },
+            )
+            if fresh is not None:
+                kind = WebhookEventType.PAYMENT_SUCCEEDED
+                scheduled = self._announce(conn, fresh, kind, records.captured(fresh), now)
+                return _Succeeded(fresh, scheduled)
         row = records.payment_row(conn, reference, for_update=True)
         if row is None:
             raise records.not_found(reference)
@@ -358,6 +417,7 @@ class SandboxPaymentProvider:
             self._announce(
                 conn, row, WebhookEventType.PAYMENT_FAILED, records.requested(row), now, reason
             )
+        return None
 
     def deliver_due(
         self,
@@ -451,7 +511,7 @@ class SandboxPaymentProvider:
         amount: Money,
         now: datetime,
         failure_reason: str | None = None,
-    ) -> None:
+    ) -> list[records.WebhookDeliveryView]:
         event = WebhookEvent(
             event_id=records.new_reference("evt"),
             type=kind,
@@ -461,7 +521,7 @@ class SandboxPaymentProvider:
             occurred_at=now,
             failure_reason=failure_reason,
         )
-        sandbox_webhooks.schedule(conn, event, self.behaviour.plan(now), now=now)
+        return sandbox_webhooks.schedule(conn, event, self.behaviour.plan(now), now=now)
 
 
 __all__ = ["NAME", "PAY_PAGE_PATH", "SandboxPaymentProvider"]

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, Integer, bindparam, insert, select, u
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.sandbox_payments import sandbox_webhook_deliveries as deliveries
 from marque.adapters.payments.errors import PaymentErrorCode, PaymentMessage
-from marque.adapters.payments.sandbox_records import reading
+from marque.adapters.payments.sandbox_records import WebhookDeliveryView, reading
 from marque.adapters.payments.signing import SIGNATURE_HEADER, signature_header
 from marque.domain.money import Money
 from marque.services.payment_ports import WebhookEvent, WebhookEventType, WebhookRejected
@@ -158,7 +158,10 @@ _SCHEDULE = Prepared(
 )
 
 
-def schedule(conn: Connection, event: WebhookEvent, plan: DeliveryPlan, *, now: datetime) -> None:
+def schedule(
+    conn: Connection, event: WebhookEvent, plan: DeliveryPlan, *, now: datetime
+) -> list[WebhookDeliveryView]:
+    """Schedule the event's delivery (and its copies); their views, as a read would give them."""
     row = {
         "event_id": event.event_id,
         "event_type": str(event.type),
@@ -175,6 +178,17 @@ def schedule(conn: Connection, event: WebhookEvent, plan: DeliveryPlan, *, now: 
         )
     else:  # a duplicated event: its copies in one executemany, as one statement
         conn.execute(insert(deliveries), [row] * plan.copies)
+    view = WebhookDeliveryView(
+        event_id=event.event_id,
+        type=str(event.type),
+        refund_reference=event.refund_reference,
+        due_at=plan.due_at,
+        attempts=0,
+        last_status=None,
+        delivered_at=None,
+        gave_up_at=None,
+    )
+    return [view] * max(1, plan.copies)
 
 
 # ---------------------------------------------------------------------------- delivery
