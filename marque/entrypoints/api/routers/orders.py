@@ -89,6 +89,8 @@ def _once_per_key_on_order(
     )
 
 
+# The launch's steps first (reserve, the payment poll, lock, cancel): FastAPI tries the
+# routes one by one in the order they are declared here.
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
@@ -158,6 +160,92 @@ def reserve(
         return CallOut(remote=ask, answer=answer)
 
     return run_once_per_key(request, container, actor, idempotency_key, body, work)
+
+
+@router.get(
+    "/orders/{order_id}/payment",
+    response_model=PaymentOut,
+    summary="The order's latest payment: where and how to pay",
+    description="Asks the provider again for a pay URL if it was unreachable when reserving.",
+    responses={
+        401: problem("Not signed in"),
+        403: problem("Staff without sales or finance"),
+        404: NOT_FOUND,
+    },
+)
+def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
+    _require_signed_in(actor)
+    return model_json(PaymentOut.of(payments.current_payment(container, actor, order_id)))
+
+
+@router.post(
+    "/orders/{order_id}/lock",
+    response_model=OrderDetailOut,
+    summary="Lock a paid order; the buyer confirms the deposit warning",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem("`order.not_paid`; `order.invalid_transition`; or an idempotency conflict"),
+        422: problem("`order.lock_not_confirmed`: send confirm: true; `request.invalid`"),
+    },
+)
+def lock(
+    order_id: str,
+    body: LockIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, OrderDetailOut]:
+        locked, place = orders.lock_and_place(container, actor, order_id, confirm=body.confirm)
+        detail = order_queries.detail_of(container, locked, place)
+        return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
+
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=CancelOut,
+    summary="Cancel; the refund is exactly the refund quote at this moment",
+    responses={
+        **KEY_PROBLEMS,
+        404: NOT_FOUND,
+        409: problem(
+            "`order.invalid_transition`: already ended; `order.quote_changed`: the quote is "
+            "now lower than `expected_refund`; or an idempotency conflict"
+        ),
+        422: problem("`request.invalid`"),
+    },
+)
+def cancel(
+    order_id: str,
+    body: CancelIn,
+    request: Request,
+    container: ContainerDep,
+    actor: CustomerDep,
+    _: TranslatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def work() -> tuple[int, CancelOut]:
+        expected = body.expected_refund.to_money() if body.expected_refund else None
+        done = cancellations.cancel(
+            container, actor, order_id, reason=body.reason, expected_total=expected
+        )
+        detail = order_queries.order_detail(container, actor, order_id)
+        refund = next(
+            (r for r in detail.refunds if done.refund and r.refund.id == done.refund.id), None
+        )
+        applied = order_queries.QuoteView(done.quote, done.quoted_at, done.refund_by)
+        return status.HTTP_200_OK, CancelOut(
+            order=OrderDetailOut.of_detail(detail, _),
+            applied_quote=RefundQuoteOut.of(order_id, applied, _),
+            refund=RefundOut.of(refund.refund, refund.history, _) if refund else None,
+        )
+
+    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
 
 @router.get(
@@ -265,76 +353,6 @@ def change_configuration(
     return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
 
 
-@router.post(
-    "/orders/{order_id}/lock",
-    response_model=OrderDetailOut,
-    summary="Lock a paid order; the buyer confirms the deposit warning",
-    responses={
-        **KEY_PROBLEMS,
-        404: NOT_FOUND,
-        409: problem("`order.not_paid`; `order.invalid_transition`; or an idempotency conflict"),
-        422: problem("`order.lock_not_confirmed`: send confirm: true; `request.invalid`"),
-    },
-)
-def lock(
-    order_id: str,
-    body: LockIn,
-    request: Request,
-    container: ContainerDep,
-    actor: CustomerDep,
-    _: TranslatorDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    def work() -> tuple[int, OrderDetailOut]:
-        locked, place = orders.lock_and_place(container, actor, order_id, confirm=body.confirm)
-        detail = order_queries.detail_of(container, locked, place)
-        return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
-
-    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
-
-
-@router.post(
-    "/orders/{order_id}/cancel",
-    response_model=CancelOut,
-    summary="Cancel; the refund is exactly the refund quote at this moment",
-    responses={
-        **KEY_PROBLEMS,
-        404: NOT_FOUND,
-        409: problem(
-            "`order.invalid_transition`: already ended; `order.quote_changed`: the quote is "
-            "now lower than `expected_refund`; or an idempotency conflict"
-        ),
-        422: problem("`request.invalid`"),
-    },
-)
-def cancel(
-    order_id: str,
-    body: CancelIn,
-    request: Request,
-    container: ContainerDep,
-    actor: CustomerDep,
-    _: TranslatorDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    def work() -> tuple[int, CancelOut]:
-        expected = body.expected_refund.to_money() if body.expected_refund else None
-        done = cancellations.cancel(
-            container, actor, order_id, reason=body.reason, expected_total=expected
-        )
-        detail = order_queries.order_detail(container, actor, order_id)
-        refund = next(
-            (r for r in detail.refunds if done.refund and r.refund.id == done.refund.id), None
-        )
-        applied = order_queries.QuoteView(done.quote, done.quoted_at, done.refund_by)
-        return status.HTTP_200_OK, CancelOut(
-            order=OrderDetailOut.of_detail(detail, _),
-            applied_quote=RefundQuoteOut.of(order_id, applied, _),
-            refund=RefundOut.of(refund.refund, refund.history, _) if refund else None,
-        )
-
-    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
-
-
 @router.get(
     "/orders/{order_id}/refund-quote",
     response_model=RefundQuoteOut,
@@ -351,22 +369,6 @@ def refund_quote(
     _require_signed_in(actor)
     order, view = order_queries.refund_quote(container, actor, order_id)
     return RefundQuoteOut.of(order.id, view, _)
-
-
-@router.get(
-    "/orders/{order_id}/payment",
-    response_model=PaymentOut,
-    summary="The order's latest payment: where and how to pay",
-    description="Asks the provider again for a pay URL if it was unreachable when reserving.",
-    responses={
-        401: problem("Not signed in"),
-        403: problem("Staff without sales or finance"),
-        404: NOT_FOUND,
-    },
-)
-def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
-    _require_signed_in(actor)
-    return model_json(PaymentOut.of(payments.current_payment(container, actor, order_id)))
 
 
 @router.post(
