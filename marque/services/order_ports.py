@@ -140,9 +140,10 @@ class PaymentRepository(Protocol):
         now: datetime,
         captured_at: datetime,
         provider_reference: str,
-    ) -> Payment | None:
+    ) -> tuple[Payment, Order] | None:
         """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
-        ``amount``, without reading it first; the payment as stored, or None."""
+        ``amount``, without reading it first; the payment as stored and its order as it is
+        now (not locked: update it with its version), or None."""
         ...
 
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]: ...

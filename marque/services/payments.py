@@ -256,7 +256,7 @@ def _payment_event(
         return WebhookOutcome.IGNORED, "not pending"
     captured_at = min(event.occurred_at, now)
     # The usual case in one statement: a payment waiting for exactly this amount, captured.
-    payment = uow.payments.capture(
+    captured = uow.payments.capture(
         reference,
         event.amount,
         from_statuses=CAPTURABLE,
@@ -264,13 +264,14 @@ def _payment_event(
         captured_at=captured_at,
         provider_reference=event.payment_reference,
     )
-    if payment is None:  # read it only to say why not
+    if captured is None:  # read it only to say why not
         found = uow.payments.get(reference)
         if found is None:
             return WebhookOutcome.UNKNOWN, "no such payment"
         if event.amount != found.amount:
             return WebhookOutcome.MISMATCH, found.amount.format()
         return WebhookOutcome.IGNORED, "already captured"
+    payment, order = captured
     support.post(
         uow,
         ledger.payment_captured(
@@ -282,8 +283,6 @@ def _payment_event(
         source_id=payment.id,
         now=now,
     )
-    order = uow.orders.get(payment.order_id)
-    assert order is not None  # payments reference their order
     if order.status is not OrderStatus.PENDING_PAYMENT:
         reason = (
             RefundReason.DUPLICATE_PAYMENT if order.paid_payment_id else RefundReason.LATE_PAYMENT

@@ -24,8 +24,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql.dml import Update
 
 from marque.adapters.db.prepared import Prepared, bound
+from marque.adapters.db.repositories.orders import SqlOrderRepository, order_from_row
 from marque.adapters.db.repositories.rows import (
     created_before,
     every,
@@ -33,9 +35,9 @@ from marque.adapters.db.repositories.rows import (
     status_change_params,
     status_history,
 )
-from marque.adapters.db.tables.orders import payments, refund_status_changes, refunds
+from marque.adapters.db.tables.orders import orders, payments, refund_status_changes, refunds
 from marque.domain.money import Money
-from marque.domain.order_entities import Payment, PaymentStatus, Refund
+from marque.domain.order_entities import Order, Payment, PaymentStatus, Refund
 from marque.domain.refunds import (
     TO_SEND,
     RefundEvent,
@@ -173,9 +175,12 @@ def _move(from_count: int, optional: tuple[str, ...]) -> Prepared:
     )
 
 
-@cache
-def _capture(from_count: int) -> Prepared:
-    return Prepared(
+#: The order's columns in the capture's answer, prefixed apart from the payment's.
+_ORDER_PREFIX = "order__"
+
+
+def _capture_statement(from_count: int) -> Update:
+    return (
         update(payments)
         .where(
             payments.c.id == bindparam("b_id"),
@@ -187,8 +192,30 @@ def _capture(from_count: int) -> Prepared:
             status=str(PaymentStatus.SUCCEEDED),
             **bound("updated_at", "captured_at", "provider_reference"),
         )
-        .returning(*payments.c)
     )
+
+
+@cache
+def _capture(from_count: int) -> Prepared:
+    return Prepared(_capture_statement(from_count).returning(*payments.c))
+
+
+@cache
+def _capture_with_order(from_count: int) -> Prepared:
+    """The capture, answered with the payment and its order (``UPDATE ... FROM``): the
+    webhook needs the order next, and this saves reading it in a statement of its own. The
+    order is read as a plain read would (not locked); its update checks its version.
+    PostgreSQL only: SQLite's RETURNING cannot name the FROM clause's tables."""
+    return Prepared(
+        _capture_statement(from_count)
+        .where(orders.c.id == payments.c.order_id)
+        .returning(*payments.c, *(c.label(_ORDER_PREFIX + c.key) for c in orders.c))
+    )
+
+
+def _order_part(row: Mapping[str, Any]) -> Order:
+    cut = len(_ORDER_PREFIX)
+    return order_from_row({k[cut:]: v for k, v in row.items() if k.startswith(_ORDER_PREFIX)})
 
 
 _INSERT_REFUND = Prepared(insert(refunds).values(**bound(*(c.key for c in refunds.c))))
@@ -310,10 +337,13 @@ class SqlPaymentRepository:
         now: datetime,
         captured_at: datetime,
         provider_reference: str,
-    ) -> Payment | None:
+    ) -> tuple[Payment, Order] | None:
         """Mark the payment succeeded if it is in ``from_statuses`` and asks for exactly
-        ``amount``, in one ``UPDATE ... RETURNING`` (no read first); None otherwise."""
-        return _capture(len(from_statuses)).one_as(
+        ``amount``, in one ``UPDATE ... RETURNING`` (no read first) that also reads its
+        order; None otherwise."""
+        with_order = self.conn.dialect.name == "postgresql"
+        statement = _capture_with_order if with_order else _capture
+        row = statement(len(from_statuses)).first(
             self.conn,
             {
                 "b_id": payment_id,
@@ -324,8 +354,15 @@ class SqlPaymentRepository:
                 "b_provider_reference": provider_reference,
                 **_from(from_statuses),
             },
-            _payment,
         )
+        if row is None:
+            return None
+        payment = _payment(row)
+        if with_order:
+            return payment, _order_part(row)
+        order = SqlOrderRepository(self.conn).get(payment.order_id)
+        assert order is not None  # payments reference their order
+        return payment, order
 
     def captured_between(self, start: datetime, end: datetime) -> list[Payment]:
         return _CAPTURED_BETWEEN.all_as(self.conn, {"start": start, "end": end}, _payment)
