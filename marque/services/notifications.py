@@ -20,6 +20,7 @@ from marque.domain.order_records import OutboxMessage
 from marque.domain.refunds import RetryPolicy
 from marque.i18n import Translator
 from marque.services.context import AppContext
+from marque.services.ports import TextMessage
 from marque.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("marque.notifications")
@@ -105,11 +106,12 @@ def render(message: OutboxMessage) -> str:
 def run_once(ctx: AppContext) -> int:
     """Send the due notifications; returns how many were sent.
 
-    One transaction claims a batch and one reads its buyers; sent messages are marked in
-    chunks of ``MARK_EVERY``, one transaction each. A launch writes a notice per payment and
-    per lock, so a transaction or two per message would make the relay the slowest part of
-    the night. Delivery is at least once: a relay that dies between sending and marking
-    sends at most one chunk again after the lease."""
+    One transaction claims a batch and one reads its buyers; the messages go to the SMS
+    gateway in chunks of ``MARK_EVERY`` (one call each) and each chunk's sent messages are
+    marked in one transaction. A launch writes a notice per payment and per lock, so a
+    transaction or two per message would make the relay the slowest part of the night.
+    Delivery is at least once: a relay that dies between sending and marking sends at most
+    one chunk again after the lease."""
     now = ctx.clock()
     policy = RetryPolicy(
         base_seconds=30, max_delay_seconds=3600, max_attempts=ctx.settings.outbox_max_attempts
@@ -121,7 +123,7 @@ def run_once(ctx: AppContext) -> int:
         return 0
     with ctx.uow(readonly=True) as uow:
         buyers = uow.auth.customers({str(m.payload.get("customer", "")) for m in claimed})
-    sent: list[int] = []
+    chunk: list[tuple[OutboxMessage, TextMessage]] = []
     total = 0
     for message in claimed:
         try:
@@ -129,14 +131,34 @@ def run_once(ctx: AppContext) -> int:
             customer = buyers.get(customer_id)
             if customer is None:
                 raise LookupError(f"customer {customer_id!r} not found")
-            ctx.sms.send(customer.phone, render(message), purpose=message.topic[:32])
+            text = TextMessage(customer.phone, render(message), message.topic[:32])
         except Exception as exc:  # any failure: keep the message, retry later
             _failed(ctx, policy, message, exc)
             continue
-        sent.append(message.id)
-        if len(sent) == MARK_EVERY:
-            total += _mark_sent(ctx, sent)
-    return total + _mark_sent(ctx, sent)
+        chunk.append((message, text))
+        if len(chunk) == MARK_EVERY:
+            total += _send(ctx, policy, chunk)
+    return total + _send(ctx, policy, chunk)
+
+
+def _send(
+    ctx: AppContext, policy: RetryPolicy, chunk: list[tuple[OutboxMessage, TextMessage]]
+) -> int:
+    """Send a chunk in one gateway call, mark what was sent, keep the rest for a retry."""
+    if not chunk:
+        return 0
+    try:
+        outcomes = ctx.sms.send_many([text for _message, text in chunk])
+    except Exception as exc:  # the gateway's call itself failed: every message with it
+        outcomes = [exc] * len(chunk)
+    sent: list[int] = []
+    for (message, _text), error in zip(chunk, outcomes, strict=True):
+        if error is None:
+            sent.append(message.id)
+        else:
+            _failed(ctx, policy, message, error)
+    chunk.clear()
+    return _mark_sent(ctx, sent)
 
 
 def _mark_sent(ctx: AppContext, sent: list[int]) -> int:
@@ -145,9 +167,7 @@ def _mark_sent(ctx: AppContext, sent: list[int]) -> int:
     with ctx.uow() as uow:
         uow.outbox.mark_sent(sent, ctx.clock())
         uow.commit()
-    count = len(sent)
-    sent.clear()
-    return count
+    return len(sent)
 
 
 def _failed(ctx: AppContext, policy: RetryPolicy, message: OutboxMessage, exc: Exception) -> None:

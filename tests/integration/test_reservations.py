@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from marque.domain.errors import Conflict, InvalidTransition, NotFound, Validati
 from marque.domain.order_entities import PaymentStatus
 from marque.domain.orders import OrderStatus
 from marque.services import cancellations, lock_jobs, notifications, order_queries, orders
+from marque.services.ports import TextMessage
 
 
 @pytest.fixture
@@ -348,9 +349,10 @@ def test_the_relay_sends_a_launch_of_notices_once_each_in_a_few_transactions(
         ).scalars()
         foreign = [p for p in sent_here if (p or {}).get("customer") not in ours]
     assert sent == 26 + len(foreign)
-    # claim, 2 chunks of 20 marked, the failure recorded, and each sandbox SMS (a stand-in
-    # for the SMS gateway's remote call) in its own transaction: 26 + 4.
-    assert len(commits) == 26 + 4 + len(foreign)
+    # The claim, the failure recorded, and per chunk of 20 one gateway call (the sandbox
+    # stores the chunk's messages in one transaction) and one marking them sent.
+    chunks = -(-(26 + len(foreign)) // notifications.MARK_EVERY)
+    assert len(commits) == 2 + 2 * chunks
     assert notifications.run_once(world.container) == 0  # nothing is sent twice
     with world.container.uow(readonly=True) as uow:
         pending = uow.outbox.pending("order.paid")
@@ -361,3 +363,29 @@ def test_the_relay_sends_a_launch_of_notices_once_each_in_a_few_transactions(
             assert [m.purpose for m in inbox].count("order.paid") == 1
     kept = [m.payload["customer"] for m in pending if m.payload["customer"] in ours]
     assert kept == ["C-gone"]  # kept, to retry
+
+
+class FailingGateway:
+    """An SMS gateway whose batch call fails: nothing it was given is sent."""
+
+    def send(self, phone: str, text: str, *, purpose: str) -> None:
+        raise ConnectionError("gateway down")
+
+    def send_many(self, messages: Sequence[TextMessage]) -> list[Exception | None]:
+        raise ConnectionError("gateway down")
+
+
+def test_notices_a_failed_gateway_call_did_not_send_stay_to_be_sent_later(world: World) -> None:
+    with world.container.engine.begin() as conn:  # earlier tests' notices, out of the way
+        conn.execute(update(outbox).where(outbox.c.sent_at.is_(None)).values(dead=True))
+    buyer = world.buyer()
+    world.pay(world.reserve(buyer).payment)
+    working = world.container.sms
+    world.container.sms = FailingGateway()
+    try:
+        assert notifications.run_once(world.container) == 0
+    finally:
+        world.container.sms = working
+    with world.container.uow(readonly=True) as uow:
+        kept = [m for m in uow.outbox.pending("order.paid") if m.payload["customer"] == buyer.id]
+    assert [m.attempts for m in kept] == [1], "kept with one failed attempt, for a retry"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, insert
@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert
 from marque.adapters.clock import system_clock
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.tables.auth import sandbox_sms_messages
+from marque.services.ports import TextMessage
 
 log = logging.getLogger("marque.sms")
 
@@ -58,7 +59,36 @@ class SandboxSmsSender:
             )
         log.info("sandbox SMS stored", extra={"ctx_phone_tail": phone[-4:], "ctx_purpose": purpose})
 
+    def send_many(self, messages: Sequence[TextMessage]) -> list[Exception | None]:
+        """All in one transaction: each stored, or none (each then fails with its error)."""
+        if not messages:
+            return []
+        now = self._clock()
+        rows = [
+            {
+                "b_phone": m.phone,
+                "b_text": m.text,
+                "b_code": code_in(m.text),
+                "b_purpose": m.purpose,
+                "b_sent_at": now,
+            }
+            for m in messages
+        ]
+        try:
+            with self._engine.begin() as conn:
+                for row in rows:
+                    _STORE.run(conn, row)
+        except Exception as exc:  # the gateway's whole call failed: every message with it
+            return [exc] * len(messages)
+        log.info("sandbox SMS stored", extra={"ctx_count": len(messages)})
+        return [None] * len(messages)
+
 
 class ConsoleSmsSender:
     def send(self, phone: str, text: str, *, purpose: str) -> None:
         log.info("SMS to %s (%s): %s", phone, purpose, text)
+
+    def send_many(self, messages: Sequence[TextMessage]) -> list[Exception | None]:
+        for message in messages:
+            self.send(message.phone, message.text, purpose=message.purpose)
+        return [None] * len(messages)
