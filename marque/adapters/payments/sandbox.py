@@ -305,14 +305,26 @@ class SandboxPaymentProvider:
         row = records.payment_row(conn, reference)
         if row is None:
             raise records.not_found(reference)
+        return self._view_of(
+            row,
+            records.refund_views(conn, reference, now),
+            records.delivery_views(conn, reference),
+        )
+
+    def _view_of(
+        self,
+        row: Row,
+        refunds: list[records.SandboxRefundView],
+        webhooks: list[records.WebhookDeliveryView],
+    ) -> records.SandboxPaymentView:
         return records.SandboxPaymentView(
             payment=self._payment(row),
             requested=records.requested(row),
             description=row["description"],
             failure_reason=row["failure_reason"],
             succeeded_at=row["succeeded_at"],
-            refunds=records.refund_views(conn, reference, now),
-            webhooks=records.delivery_views(conn, reference),
+            refunds=refunds,
+            webhooks=webhooks,
         )
 
     # -------------------------------------------------------------- the buyer's side
@@ -353,16 +365,7 @@ class SandboxPaymentProvider:
             done = self._complete(conn, reference, succeeded, failure_reason, captured, now)
             if done is None:
                 return self._view(conn, reference, now)
-        row = done.row
-        return records.SandboxPaymentView(
-            payment=self._payment(row),
-            requested=records.requested(row),
-            description=row["description"],
-            failure_reason=row["failure_reason"],
-            succeeded_at=row["succeeded_at"],
-            refunds=[],
-            webhooks=done.scheduled,
-        )
+        return self._view_of(done.row, [], done.scheduled)
 
     def _complete(
         self,
