@@ -107,6 +107,11 @@ class PaymentRepository(Protocol):
         """Oldest first."""
         ...
 
+    def order_and_payments(self, order_id: str) -> tuple[Order, list[Payment]] | None:
+        """The order (None if there is none) and its payments as ``for_order`` gives them,
+        in one read: the buyer's payment poll."""
+        ...
+
     def set_checkout(
         self,
         payment_id: str,

@@ -53,7 +53,11 @@ def may_read(actor: Actor, order: Order) -> bool:
 def visible_order(uow: UnitOfWork, actor: Actor, order_id: str) -> Order:
     """The order if ``actor`` may see it; NotFound otherwise (another buyer's order does not
     exist as far as the caller can tell)."""
-    order = uow.orders.get(order_id) if len(order_id) <= 20 else None
+    return visible(actor, order_id, uow.orders.get(order_id) if len(order_id) <= 20 else None)
+
+
+def visible(actor: Actor, order_id: str, order: Order | None) -> Order:
+    """``visible_order`` for an order read some other way (None: not found)."""
     if order is None or not may_read(actor, order):
         raise order_not_found(order_id)
     return order
@@ -232,5 +236,6 @@ __all__ = [
     "queue_place",
     "quote",
     "quote_of",
+    "visible",
     "visible_order",
 ]

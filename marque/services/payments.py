@@ -134,8 +134,10 @@ def payment_description(order: Order) -> str:
 def current_payment(ctx: AppContext, actor: Actor, order_id: str) -> Payment:
     """The order's latest payment, asking the provider again for a pay URL if it is missing."""
     with ctx.uow(readonly=True) as uow:
-        order = support.visible_order(uow, actor, order_id)
-        attempts = uow.payments.for_order(order.id)
+        # The order and its payments in one read (buyers poll this while they pay).
+        found = uow.payments.order_and_payments(order_id) if len(order_id) <= 20 else None
+    order = support.visible(actor, order_id, found[0] if found else None)
+    attempts = found[1] if found else []
     if not attempts:  # every order is created with its payment
         raise not_found(OrderErrorCode.UNKNOWN_PAYMENT, payment=order_id)
     latest = attempts[-1]

@@ -22,6 +22,7 @@ from money_world import World
 from sqlalchemy import Engine, event
 
 from marque.adapters.payments.sandbox_webhooks import deliver_due
+from marque.domain.errors import NotFound
 from marque.domain.identity import Actor
 from marque.services import catalog as catalog_service
 from marque.services import orders, payments
@@ -131,6 +132,20 @@ def test_a_lock_is_one_conditional_update_its_history_its_notice_and_its_place(
 
     assert len(ours(locking)) <= LOCK
     assert ours(locking)[0].startswith("UPDATE orders"), "no read before the update"
+
+
+def test_the_buyers_payment_poll_is_one_read(world: World, edition: Edition) -> None:
+    buyer = world.buyer()
+    reservation = world.reserve(buyer, edition.standard())
+    world.pay(reservation.payment)
+
+    with statements(world.container.engine) as polling:
+        latest = payments.current_payment(world.container, buyer, reservation.order.id)
+
+    assert latest.id == reservation.payment.id
+    assert len(ours(polling)) == 1, "the order and its payments in one statement"
+    with pytest.raises(NotFound):  # another buyer's order does not exist for this one
+        payments.current_payment(world.container, world.buyer(), reservation.order.id)
 
 
 def test_a_replayed_reservation_writes_nothing(world: World, edition: Edition) -> None:

@@ -153,6 +153,18 @@ _PAYMENTS_OF_ORDER = Prepared(
     .where(payments.c.order_id == bindparam("order_id"))
     .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
 )
+#: The order's columns in answers that carry both (the capture, the payment poll), prefixed apart from the payment's.
+_ORDER_PREFIX = "order__"
+
+
+#: An order and its payments in one read (the buyer's payment poll): the order's columns
+#: prefixed apart; a row of NULL payment columns when it has none.
+_ORDER_AND_PAYMENTS = Prepared(
+    select(*(c.label(_ORDER_PREFIX + c.key) for c in orders.c), *payments.c)
+    .select_from(orders.outerjoin(payments, payments.c.order_id == orders.c.id))
+    .where(orders.c.id == bindparam("order_id"))
+    .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
+)
 _SET_CHECKOUT = Prepared(
     update(payments)
     .where(payments.c.id == bindparam("b_id"))
@@ -173,10 +185,6 @@ def _move(from_count: int, optional: tuple[str, ...]) -> Prepared:
         .where(payments.c.id == bindparam("b_id"), _status_in(from_count))
         .values(**bound("status", "updated_at", *optional))
     )
-
-
-#: The order's columns in the capture's answer, prefixed apart from the payment's.
-_ORDER_PREFIX = "order__"
 
 
 def _capture_statement(from_count: int) -> Update:
@@ -277,6 +285,13 @@ class SqlPaymentRepository:
     def for_order(self, order_id: str) -> list[Payment]:
         """In the order they were made: the last one is the latest attempt."""
         return _PAYMENTS_OF_ORDER.all_as(self.conn, {"order_id": order_id}, _payment)
+
+    def order_and_payments(self, order_id: str) -> tuple[Order, list[Payment]] | None:
+        """The order and ``for_order``'s payments, in one statement; None without the order."""
+        rows = _ORDER_AND_PAYMENTS.rows(self.conn, {"order_id": order_id})
+        if not rows:
+            return None
+        return _order_part(rows[0]), [_payment(row) for row in rows if row["id"] is not None]
 
     def set_checkout(
         self,
