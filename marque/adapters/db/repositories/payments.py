@@ -153,10 +153,9 @@ _PAYMENTS_OF_ORDER = Prepared(
     .where(payments.c.order_id == bindparam("order_id"))
     .order_by(payments.c.attempt, payments.c.created_at, payments.c.id)
 )
-#: The order's columns in answers that carry both (the capture, the payment poll), prefixed apart from the payment's.
+#: The order's columns in answers that carry both (the capture, the payment poll), prefixed
+#: apart from the payment's.
 _ORDER_PREFIX = "order__"
-
-
 #: An order and its payments in one read (the buyer's payment poll): the order's columns
 #: prefixed apart; a row of NULL payment columns when it has none.
 _ORDER_AND_PAYMENTS = Prepared(
