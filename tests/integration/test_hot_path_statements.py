@@ -134,16 +134,29 @@ def test_a_lock_is_one_conditional_update_its_history_its_notice_and_its_place(
     assert ours(locking)[0].startswith("UPDATE orders"), "no read before the update"
 
 
-def test_the_buyers_payment_poll_is_one_read(world: World, edition: Edition) -> None:
+def test_the_buyers_payment_poll_is_one_read(
+    world: World, edition: Edition, seeded: Database
+) -> None:
     buyer = world.buyer()
     reservation = world.reserve(buyer, edition.standard())
     world.pay(reservation.payment)
+    autocommit: list[bool] = []
 
-    with statements(world.container.engine) as polling:
-        latest = payments.current_payment(world.container, buyer, reservation.order.id)
+    def driver_mode(conn: Any, *_args: Any) -> None:
+        autocommit.append(bool(getattr(conn.connection.driver_connection, "autocommit", False)))
+
+    event.listen(world.container.engine, "before_cursor_execute", driver_mode)
+    try:
+        with statements(world.container.engine) as polling:
+            latest = payments.current_payment(world.container, buyer, reservation.order.id)
+    finally:
+        event.remove(world.container.engine, "before_cursor_execute", driver_mode)
 
     assert latest.id == reservation.payment.id
     assert len(ours(polling)) == 1, "the order and its payments in one statement"
+    # PostgreSQL: no BEGIN and COMMIT around it either (a read-only unit of work); SQLite
+    # keeps its BEGIN
+    assert set(autocommit) == {seeded.name == "postgresql"}
     with pytest.raises(NotFound):  # another buyer's order does not exist for this one
         payments.current_payment(world.container, world.buyer(), reservation.order.id)
 

@@ -30,6 +30,15 @@ from marque.adapters.db.repositories.orders import SqlOrderRepository
 from marque.adapters.db.repositories.payments import SqlPaymentRepository, SqlRefundRepository
 
 
+def _reads_alone(engine: Engine) -> dict[str, str]:
+    """PostgreSQL runs a read-only unit of work's statements each on its own (autocommit):
+    in READ COMMITTED each statement sees its own snapshot inside a transaction too, so
+    nothing changes but the BEGIN and COMMIT round trips, two of the three of a one-read
+    request such as the buyer's payment poll. SQLite keeps its transaction: its BEGIN is
+    how a read waits for no writer (engine.py)."""
+    return {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
         self._engine = engine
@@ -52,7 +61,7 @@ class SqlUnitOfWork:
             return self
         conn = self._engine.connect()
         if self._readonly:
-            conn = conn.execution_options(marque_readonly=True)
+            conn = conn.execution_options(marque_readonly=True, **_reads_alone(self._engine))
         conn.begin()
         self._bind(conn)
         return self
