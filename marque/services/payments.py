@@ -137,7 +137,8 @@ def current_payment(ctx: AppContext, actor: Actor, order_id: str) -> Payment:
         # The order and its payments in one read (buyers poll this while they pay).
         found = uow.payments.order_and_payments(order_id) if len(order_id) <= 20 else None
     order = support.visible(actor, order_id, found[0] if found else None)
-    attempts = found[1] if found else []
+    assert found is not None  # visible() raised otherwise
+    attempts = found[1]
     if not attempts:  # every order is created with its payment
         raise not_found(OrderErrorCode.UNKNOWN_PAYMENT, payment=order_id)
     latest = attempts[-1]

@@ -47,16 +47,7 @@ class SandboxSmsSender:
 
     def send(self, phone: str, text: str, *, purpose: str) -> None:
         with self._engine.begin() as conn:
-            _STORE.run(
-                conn,
-                {
-                    "b_phone": phone,
-                    "b_text": text,
-                    "b_code": code_in(text),
-                    "b_purpose": purpose,
-                    "b_sent_at": self._clock(),
-                },
-            )
+            _STORE.run(conn, _row(TextMessage(phone, text, purpose), self._clock()))
         log.info("sandbox SMS stored", extra={"ctx_phone_tail": phone[-4:], "ctx_purpose": purpose})
 
     def send_many(self, messages: Sequence[TextMessage]) -> list[Exception | None]:
@@ -64,24 +55,24 @@ class SandboxSmsSender:
         if not messages:
             return []
         now = self._clock()
-        rows = [
-            {
-                "b_phone": m.phone,
-                "b_text": m.text,
-                "b_code": code_in(m.text),
-                "b_purpose": m.purpose,
-                "b_sent_at": now,
-            }
-            for m in messages
-        ]
         try:
             with self._engine.begin() as conn:
-                for row in rows:
-                    _STORE.run(conn, row)
+                for message in messages:
+                    _STORE.run(conn, _row(message, now))
         except Exception as exc:  # the gateway's whole call failed: every message with it
             return [exc] * len(messages)
         log.info("sandbox SMS stored", extra={"ctx_count": len(messages)})
         return [None] * len(messages)
+
+
+def _row(message: TextMessage, sent_at: datetime) -> dict[str, object]:
+    return {
+        "b_phone": message.phone,
+        "b_text": message.text,
+        "b_code": code_in(message.text),
+        "b_purpose": message.purpose,
+        "b_sent_at": sent_at,
+    }
 
 
 class ConsoleSmsSender:
