@@ -126,12 +126,15 @@ class QueuePlace:
 @dataclass(frozen=True)
 class TallyMismatch:
     """A queue tally (locked orders still waiting, per configuration and shard of numbers)
-    that disagrees with a count of those orders."""
+    or queue bucket (the same by lock time, or unlocked paid orders by number block: then
+    ``scale`` and ``bucket`` say which) that disagrees with a count of those orders."""
 
     configuration_code: str
     shard: int
     tallied: int
     counted: int
+    scale: str | None = None
+    bucket: int | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ def queue_check(
     ] = False,
 ) -> None:
     """Compare each queue tally (locked orders still waiting, per configuration and shard)
+    and queue bucket (the same by lock time; paid orders not locked yet by number block)
     with a count of the orders. Exit status 1 when one disagrees and --fix was not given."""
     container = _container()
     try:
@@ -120,7 +121,9 @@ def queue_check(
         container.close()
     for mismatch in wrong:
         out.print(
-            f"{mismatch.configuration_code} shard {mismatch.shard}: tally {mismatch.tallied}, "
+            f"{mismatch.configuration_code} shard {mismatch.shard}"
+            + ("" if mismatch.scale is None else f" {mismatch.scale} {mismatch.bucket}")
+            + f": tally {mismatch.tallied}, "
             f"orders {mismatch.counted}" + (" (fixed)" if fix else "")
         )
     if not wrong:

@@ -14,6 +14,7 @@ from conftest import Database
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from marque.adapters.db import migrate as migrations
+from marque.adapters.db.repositories import queue_places
 from marque.adapters.db.repositories.launch import SqlLaunchRepository
 from marque.adapters.db.repositories.orders import SqlOrderRepository
 from marque.adapters.db.tables.launch import SOLD, edition_units
@@ -142,6 +143,7 @@ def test_upgrading_counts_the_locked_queue_and_the_trigger_keeps_it(engine: Engi
     migrations.upgrade(engine)
 
     assert tallies(engine) == {"CFG-AAAAAAAAAA": 2, "CFG-BBBBBBBBBB": 1}
+    assert buckets_agree(engine) == {"day", "hour", "minute", "second", "number"}  # 0009
     with engine.begin() as conn:  # from now on the trigger counts: a lock, a cancellation
         conn.execute(
             text("UPDATE orders SET status = 'locked', locked_at = :at WHERE id = :id"),
@@ -151,3 +153,13 @@ def test_upgrading_counts_the_locked_queue_and_the_trigger_keeps_it(engine: Engi
             text("UPDATE orders SET status = 'cancelled' WHERE id = :id"), {"id": locked[3].id}
         )
     assert tallies(engine) == {"CFG-AAAAAAAAAA": 3}
+    assert buckets_agree(engine) == {"day", "hour", "minute", "second"}
+
+
+def buckets_agree(engine: Engine) -> set[str]:
+    """The scales of the non-empty queue buckets (migration 0009), once they are checked
+    against a count of the orders."""
+    with engine.connect() as conn:
+        assert queue_places.bucket_mismatches(conn) == []
+        rows = conn.execute(text("SELECT DISTINCT scale FROM queue_buckets WHERE waiting > 0"))
+        return {str(scale) for (scale,) in rows}

@@ -53,3 +53,21 @@ def test_queue_check_finds_broken_tallies_and_fix_rewrites_them(world: World) ->
     assert "queue tallies ok" in after.stdout
     lock_a_paid_order(world)  # the trigger counts on from the rewritten tallies
     assert "queue tallies ok" in world.marque("sales", "queue-check").stdout
+
+
+def test_queue_check_also_finds_and_fixes_broken_lock_time_buckets(world: World) -> None:
+    for _ in range(2):
+        lock_a_paid_order(world)
+    with world.container.engine.begin() as conn:  # one bucket of one scale lost
+        conn.execute(text("DELETE FROM queue_buckets WHERE scale = 'minute'"))
+    broken = world.marque("sales", "queue-check")
+    fixed = world.marque("sales", "queue-check", "--fix")
+    after = world.marque("sales", "queue-check")
+
+    assert broken.returncode == 1
+    assert broken.stdout.count(" minute ") == 2, broken.stdout  # each order's minute
+    assert broken.stdout.count("tally 0, orders 1") == 2
+    assert "day" not in broken.stdout  # the other scales still agree
+    assert fixed.stdout.count("(fixed)") == 2
+    assert after.returncode == 0
+    assert "queue tallies ok" in after.stdout

@@ -16,7 +16,7 @@ from psycopg import sql
 from sqlalchemy import Connection
 
 from marque.adapters.db.prepared import Prepared
-from marque.adapters.db.repositories import launch as launch_repository
+from marque.adapters.db.repositories import queue_places
 from marque.domain.identity import Actor, ActorKind, Role
 from marque.services import orders, sales
 
@@ -70,22 +70,30 @@ def test_counting_the_queue_reads_only_the_waiting_orders_index_entries(world: W
         conn.exec_driver_sql("SET enable_seqscan = off")
         conn.exec_driver_sql("SET enable_bitmapscan = off")
 
+        assert locked.locked_at is not None
+        assert unlocked.queue_number is not None
         plans = {
             "locked": generic_plan(
                 conn,
-                launch_repository._AHEAD_OF_LOCKED,
+                queue_places.AHEAD_OF_LOCKED,
                 configuration=locked.configuration_code,
-                locked_at=locked.locked_at,
                 queue_number=locked.queue_number,
+                **queue_places.lock_time_params(locked.locked_at),
+            ),
+            "from the back": generic_plan(
+                conn,
+                queue_places.AHEAD_OF_LOCKED_FROM_THE_BACK,
+                configuration=locked.configuration_code,
+                queue_number=locked.queue_number,
+                locked_at=locked.locked_at,
             ),
             "unlocked": generic_plan(
                 conn,
-                launch_repository._AHEAD_OF_UNLOCKED,
+                queue_places.AHEAD_OF_UNLOCKED,
                 configuration=unlocked.configuration_code,
                 queue_number=unlocked.queue_number,
-            ),
-            "waiting": generic_plan(
-                conn, launch_repository._COUNT_WAITING, configuration=locked.configuration_code
+                block=0,
+                block_first=1,
             ),
         }
 
@@ -95,6 +103,11 @@ def test_counting_the_queue_reads_only_the_waiting_orders_index_entries(world: W
         for kind, index in scans:
             assert kind == "Index Only Scan", f"{name}: {kind} in\n{plan}"
             assert index in {"ix_orders_queue_locked", "ix_orders_queue_unlocked"}, plan
+        # The tallies are read by their key (configuration, scale, a range of buckets).
+        for kind, index in re.findall(r"(\w[\w ]*Scan)(?: using (\w+))? on queue_", plan):
+            assert kind in {"Index Scan", "Index Only Scan"}, f"{name}: {kind} in\n{plan}"
+            assert index in {"pk_queue_buckets", "pk_queue_tallies"}, plan
     assert "ix_orders_queue_locked" in plans["locked"]
+    assert plans["locked"].count("pk_queue_buckets") == 4, plans["locked"]
     assert "ix_orders_queue_unlocked" in plans["unlocked"]
-    assert "ix_orders_queue_unlocked" in plans["waiting"]
+    assert "pk_queue_buckets" in plans["unlocked"]

@@ -36,15 +36,12 @@ from sqlalchemy import (
     insert,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
 
-from marque.adapters.db.metadata import UtcDateTime
 from marque.adapters.db.prepared import Prepared, bound
+from marque.adapters.db.repositories import queue_places
 from marque.adapters.db.tables.catalog import models, trims
 from marque.adapters.db.tables.launch import (
     FREE,
@@ -54,7 +51,7 @@ from marque.adapters.db.tables.launch import (
     queue_counters,
     queue_tallies,
 )
-from marque.adapters.db.tables.orders import WAITING_LOCKED, WAITING_UNLOCKED, orders
+from marque.adapters.db.tables.orders import WAITING_LOCKED, orders
 from marque.domain.launch import EditionStock, TallyMismatch
 from marque.domain.order_entities import Order
 
@@ -157,45 +154,6 @@ def _take_number(*, wait: bool) -> Prepared:
 
 _TAKE_NUMBER = {False: _take_number(wait=False), True: _take_number(wait=True)}
 
-#: Counting the orders ahead reads only the entries of the two partial queue indexes
-#: (adapters/db/tables/orders.py) that come before the buyer's own: no table rows.
-_OF_CONFIGURATION = orders.c.configuration_code == bindparam("configuration")
-
-
-def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
-    return select(func.count()).where(_OF_CONFIGURATION, *where).scalar_subquery()
-
-
-#: Locked orders of the configuration still waiting: the sum of the shards' tallies, kept
-#: by a trigger (migrations/versions/2026_11_26_0008_queue_tallies.py); 16 rows at most.
-_LOCKED_QUEUE = (
-    select(func.coalesce(func.sum(T.c.locked_waiting), 0))
-    .where(T.c.configuration_code == bindparam("configuration"))
-    .scalar_subquery()
-)
-_LOCK_KEY = tuple_(orders.c.locked_at, orders.c.queue_number)
-_GIVEN_LOCK_KEY = tuple_(bindparam("locked_at", type_=UtcDateTime()), bindparam("queue_number"))
-
-#: Every paid order of a configuration still waiting for its car.
-_COUNT_WAITING = Prepared(select((_LOCKED_QUEUE + _count(WAITING_UNLOCKED)).label("n")))
-#: Ahead of a locked order: orders locked before it (queue number breaks ties).
-_AHEAD_OF_LOCKED = Prepared(select(_count(WAITING_LOCKED, _LOCK_KEY < _GIVEN_LOCK_KEY).label("n")))
-#: Ahead of a locked order, counted from the back: every locked order still waiting but
-#: itself and those behind it. One statement, so one snapshot: the same number as
-#: ``_AHEAD_OF_LOCKED``, read from the index entries behind the order (few for one locked a
-#: moment ago) instead of those ahead.
-_AHEAD_OF_LOCKED_FROM_THE_BACK = Prepared(
-    select((_LOCKED_QUEUE - 1 - _count(WAITING_LOCKED, _LOCK_KEY > _GIVEN_LOCK_KEY)).label("n"))
-)
-#: Ahead of an unlocked order: every locked order, and unlocked ones with smaller numbers.
-_AHEAD_OF_UNLOCKED = Prepared(
-    select(
-        (
-            _LOCKED_QUEUE
-            + _count(WAITING_UNLOCKED, orders.c.queue_number < bindparam("queue_number"))
-        ).label("n")
-    )
-)
 _TRIM_ON_SALE = Prepared(
     update(trims)
     .where(trims.c.model_code == bindparam("b_model"), trims.c.code == bindparam("b_trim"))
@@ -355,26 +313,26 @@ class SqlLaunchRepository:
         )
 
     def ahead(self, order: Order) -> int:
-        """Open paid orders of the order's configuration that will be built before it."""
+        """Open paid orders of the order's configuration that will be built before it, from
+        the queue buckets (repositories/queue_places.py): no count of the whole queue."""
         if order.queue_number is None:
             return 0
-        params = {"configuration": order.configuration_code, "queue_number": order.queue_number}
         if order.locked_at is None:
-            return int(_AHEAD_OF_UNLOCKED.scalar(self.conn, params))
-        params["locked_at"] = order.locked_at
-        return int(_AHEAD_OF_LOCKED.scalar(self.conn, params))
+            return queue_places.ahead_of_unlocked(
+                self.conn, order.configuration_code, order.queue_number
+            )
+        return queue_places.ahead_of_locked(
+            self.conn, order.configuration_code, order.queue_number, order.locked_at
+        )
 
     def ahead_from_the_back(self, order: Order) -> int:
         """``ahead`` of a locked order, from the tallies and the orders behind it: cheap for
         an order locked a moment ago, whatever the length of the queue ahead."""
         if order.queue_number is None or order.locked_at is None:
             raise ValueError(f"{order.id} is not a locked order with a place")
-        params = {
-            "configuration": order.configuration_code,
-            "queue_number": order.queue_number,
-            "locked_at": order.locked_at,
-        }
-        return int(_AHEAD_OF_LOCKED_FROM_THE_BACK.scalar(self.conn, params))
+        return queue_places.ahead_from_the_back(
+            self.conn, order.configuration_code, order.queue_number, order.locked_at
+        )
 
     # -- queue tallies: a check and a repair, not on the launch path ------------------------
     def tally_mismatches(self) -> list[TallyMismatch]:
@@ -397,15 +355,16 @@ class SqlLaunchRepository:
             TallyMismatch(code, k, tallied.get((code, k), 0), counted.get((code, k), 0))
             for code, k in sorted(set(counted) | set(tallied))
             if tallied.get((code, k), 0) != counted.get((code, k), 0)
-        ]
+        ] + queue_places.bucket_mismatches(self.conn)
 
     def recount_tallies(self) -> list[TallyMismatch]:
         if self._postgres:
             # Locks of other buyers wait for the recount; their trigger then counts them on
             # top of it (SQLite's writers are serialised by BEGIN IMMEDIATE already).
-            self.conn.execute(text("LOCK TABLE queue_tallies IN EXCLUSIVE MODE"))
+            self.conn.execute(text("LOCK TABLE queue_tallies, queue_buckets IN EXCLUSIVE MODE"))
         wrong = self.tally_mismatches()
-        for mismatch in wrong:
+        queue_places.rewrite_buckets(self.conn, [m for m in wrong if m.scale is not None])
+        for mismatch in (m for m in wrong if m.scale is None):
             key = and_(
                 T.c.configuration_code == mismatch.configuration_code,
                 T.c.shard == mismatch.shard,
@@ -423,7 +382,7 @@ class SqlLaunchRepository:
 
     def waiting(self, configuration_code: str) -> int:
         """Open paid orders of a configuration: what a newcomer at the back would wait for."""
-        return int(_COUNT_WAITING.scalar(self.conn, {"configuration": configuration_code}))
+        return queue_places.waiting(self.conn, configuration_code)
 
     # -- on-sale times --------------------------------------------------------------------
     def set_on_sale(self, model_code: str, trim_code: str | None, at: datetime | None) -> bool:

@@ -19,6 +19,10 @@ All three avoid the one hot row every buyer would otherwise queue on (docs/decis
   waiting for their car: a buyer who has just locked is told their place from the sum
   instead of a count of every locked order ahead. A table apart from the counters, so that
   a lock never waits for a payment holding a counter row.
+- ``queue_buckets``: the same orders tallied by lock time (day, hour, minute and second
+  buckets) and the paid ones not locked yet by blocks of queue numbers, per shard: a buyer's
+  place is the sum of the buckets before theirs and a count of their own bucket's orders
+  ahead, whatever the length of the queue.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, UniqueConstraint
 
 from marque.adapters.db.metadata import UtcDateTime, metadata
 
@@ -71,4 +75,33 @@ queue_tallies = Table(
     Column("locked_waiting", Integer, nullable=False),
 )
 
-__all__ = ["FREE", "SHARDS", "SOLD", "edition_units", "queue_counters", "queue_tallies"]
+#: Lock-time scales of ``queue_buckets`` and their length in seconds, coarse to fine (the
+#: names sort in that order too, which is the order the trigger locks them in).
+TIME_SCALES: Final = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+#: Paid orders not locked yet are tallied in blocks of this many queue numbers.
+NUMBER_BLOCK: Final = 1024
+
+queue_buckets = Table(
+    "queue_buckets",
+    metadata,
+    Column("configuration_code", String(16), primary_key=True),
+    # "day", "hour", "minute", "second" (lock time) or "number" (not locked yet).
+    Column("scale", String(8), primary_key=True),
+    # Whole seconds since 1970 divided by the scale's length, or (queue number - 1) // 1024.
+    Column("bucket", BigInteger, primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    # Kept by a trigger on orders (migration 0009).
+    Column("waiting", Integer, nullable=False),
+)
+
+__all__ = [
+    "FREE",
+    "NUMBER_BLOCK",
+    "SHARDS",
+    "SOLD",
+    "TIME_SCALES",
+    "edition_units",
+    "queue_buckets",
+    "queue_counters",
+    "queue_tallies",
+]
