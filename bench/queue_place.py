@@ -40,7 +40,7 @@ INSERT INTO orders (id, customer_id, locale, model_code, trim_code, configuratio
     paid_at, locked_at, created_at, updated_at)
 SELECT 'O' || lpad(g::text, 12, '0'), 'C' || g, 'en', 'arc', 'standard', :code, false,
     30000000, 'CNY', 'earnest', 500000, 'CNY', 'arc-earnest', 1, repeat('0', 64), :start,
-    'locked', 1, g, :start, :start + g * :spacing * interval '1 millisecond', :start, :start
+    'locked', 1, g, :start, :start + g::bigint * :spacing * interval '1 millisecond', :start, :start
 FROM generate_series(1, :n) AS g
 """
 #: What reads of an order did before the buckets: count the index entries ahead.

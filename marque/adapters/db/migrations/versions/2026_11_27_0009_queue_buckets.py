@@ -112,14 +112,39 @@ def counted(row: str) -> str:
     return COUNTED.format(w=waiting(row, locked=True), u=waiting(row, locked=False))
 
 
+# PostgreSQL gets a function with branches and the seconds computed once (the generic
+# statements above, written for SQLite's trigger bodies, cost a lock twice as much there).
 POSTGRES_FUNCTION = f"""
 CREATE FUNCTION queue_bucket() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    s bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND {counted('OLD')} THEN
-        {remove('OLD', True)};
+        IF OLD.locked_at IS NULL THEN
+            UPDATE queue_buckets SET waiting = waiting - 1
+            WHERE configuration_code = OLD.configuration_code AND scale = 'number'
+            AND bucket = (OLD.queue_number - 1) / {NUMBER_BLOCK} AND shard = {shard('OLD')};
+        ELSE
+            s := {epoch('OLD', True)};
+            UPDATE queue_buckets SET waiting = waiting - 1
+            WHERE configuration_code = OLD.configuration_code AND shard = {shard('OLD')}
+            AND (scale, bucket) IN ({", ".join(f"('{n}', s / {n_len})" for n, n_len in SCALES)});
+        END IF;
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') AND {counted('NEW')} THEN
-        {add('NEW', True)};
+        IF NEW.locked_at IS NULL THEN
+            INSERT INTO queue_buckets (configuration_code, scale, bucket, shard, waiting)
+            VALUES (NEW.configuration_code, 'number', (NEW.queue_number - 1) / {NUMBER_BLOCK},
+                    {shard('NEW')}, 1)
+            ON CONFLICT (configuration_code, scale, bucket, shard)
+            DO UPDATE SET waiting = queue_buckets.waiting + 1;
+        ELSE
+            s := {epoch('NEW', True)};
+            INSERT INTO queue_buckets (configuration_code, scale, bucket, shard, waiting)
+            VALUES {", ".join(f"(NEW.configuration_code, '{n}', s / {n_len}, {shard('NEW')}, 1)" for n, n_len in SCALES)}
+            ON CONFLICT (configuration_code, scale, bucket, shard)
+            DO UPDATE SET waiting = queue_buckets.waiting + 1;
+        END IF;
     END IF;
     RETURN NULL;
 END
