@@ -97,8 +97,9 @@ def test_places_from_the_buckets_equal_a_count_of_the_queue(world: World) -> Non
         cancellations.cancel(world.container, buyer, order_id, reason="changed my mind")
         assert_places_agree(world, configuration)
 
-    # An operator moves an unlocked order's number into a later block of 1,024 and another
-    # locked order's lock time back a day: the trigger moves their buckets.
+    # An operator moves two unlocked orders into the second and third blocks of 1,024
+    # numbers and a locked order's lock time back to the start of the month: the trigger
+    # moves their buckets.
     unlocked_left = [o for _, o in to_lock[10:-1]]
     with world.container.engine.begin() as conn:
         conn.execute(
@@ -106,7 +107,7 @@ def test_places_from_the_buckets_equal_a_count_of_the_queue(world: World) -> Non
             {"id": unlocked_left[0]},
         )
         conn.execute(
-            text("UPDATE orders SET queue_number = 2050 WHERE id = :id"),
+            text("UPDATE orders SET queue_number = 1500 WHERE id = :id"),
             {"id": unlocked_left[1]},
         )
     assert_places_agree(world, configuration)
