@@ -48,10 +48,13 @@ def waiting(row: str, *, locked: bool) -> str:
 
 
 def epoch(row: str, postgres: bool) -> str:
-    """Whole seconds since 1970 of the row's lock time (SQLite keeps naive UTC text)."""
+    """Whole seconds since 1970 of the row's lock time, the fraction cut off. SQLite keeps
+    naive UTC text ('YYYY-MM-DD HH:MM:SS.ffffff'); its date functions keep milliseconds
+    and round, so .9996 of a second would count in the next second: the text is cut to
+    the whole second first."""
     if postgres:
         return f"floor(extract(epoch FROM {row}.locked_at))::bigint"
-    return f"CAST(strftime('%s', {row}.locked_at) AS INTEGER)"
+    return f"CAST(strftime('%s', substr({row}.locked_at, 1, 19)) AS INTEGER)"
 
 
 def shard(row: str) -> str:
