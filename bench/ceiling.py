@@ -35,6 +35,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, make_url
 
 from bench.sqlite import marque_sqlite_engine, settings, sqlite_file, sqlite_url
+from marque.adapters.db.sqlite_gate import GATE_SUFFIX
 
 TABLE = "bench_commit_ceiling"
 SCRIPT = f"INSERT INTO {TABLE} (client) VALUES (:client_id);\n"
@@ -230,6 +231,7 @@ def measure_sqlite(
             path,
             path.with_name(path.name + "-wal"),
             path.with_name(path.name + "-shm"),
+            path.with_name(path.name + GATE_SUFFIX),  # made by marque's engine's writes
         ):
             leftover.unlink(missing_ok=True)
     return {

@@ -77,7 +77,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--sqlite",
         action="store_true",
         help="with --start: on SQLite, marque's embedded default: a fresh file in a temporary "
-        "folder (deleted afterwards unless --keep-database), one server process",
+        "folder (deleted afterwards unless --keep-database), --workers processes (default 1)",
     )
     target.add_argument(
         "--private-postgres",
@@ -156,12 +156,6 @@ def refuse_with_sqlite(p: argparse.ArgumentParser, args: argparse.Namespace) -> 
         p.error(
             "--sqlite needs --start (for a running server on SQLite give --url and "
             "--database-url sqlite:///its/file.db)"
-        )
-    if args.workers != 1:
-        p.error(
-            "--sqlite serves with one process, marque's SQLite setup (docs/operations.md: more "
-            "processes queue for the same write lock and gain nothing), so "
-            f"--workers {args.workers} is refused"
         )
     if args.private_postgres:
         p.error("--sqlite and --private-postgres exclude each other")

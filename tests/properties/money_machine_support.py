@@ -19,6 +19,7 @@ from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from marque.adapters.db import migrate as migrations
+from marque.adapters.db.sqlite_gate import GATE_SUFFIX
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.adapters.payments.signing import SIGNATURE_HEADER, signature_header
 from marque.bootstrap import Container, bootstrap
@@ -73,7 +74,8 @@ class MoneyDatabase:
     def discard(self, copy: Database) -> None:
         if copy.name == "sqlite":
             path = Path(make_url(copy.url).database or "")
-            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            for suffix in ("", "-wal", "-shm", GATE_SUFFIX):
+                leftover = Path(f"{path}{suffix}")
                 leftover.unlink(missing_ok=True)
         else:
             with _admin() as conn:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from marque.adapters.db.sqlite_gate import GatedConnection
 from marque.config import Settings
 
 
@@ -20,7 +21,10 @@ def make_engine(settings: Settings) -> Engine:
         path = settings.sqlite_path()
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": GatedConnection},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's default deferred BEGIN lets two writers both read and then both fail to
         # upgrade to a write lock; BEGIN IMMEDIATE serialises writers up front instead.
@@ -64,8 +68,20 @@ def ping_after_idle(engine: Engine, idle_seconds: float) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    readonly = conn.get_execution_options().get("marque_readonly", False)
-    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("marque_readonly", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # Queue on the writers' gate first (adapters/db/sqlite_gate.py): woken the moment the
+    # writer ahead commits, instead of SQLite's busy handler sleeping and retrying.
+    gate = conn.connection.driver_connection
+    if isinstance(gate, GatedConnection):
+        gate.enter_write()
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if isinstance(gate, GatedConnection):
+            gate.leave_write()
+        raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
