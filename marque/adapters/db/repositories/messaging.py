@@ -10,7 +10,12 @@ from sqlalchemy import Connection, Integer, bindparam, delete, insert, or_, sele
 
 from marque.adapters.db.prepared import Prepared, bound
 from marque.adapters.db.repositories.inserts import insert_if_absent
-from marque.adapters.db.tables.orders import idempotency_keys, outbox, webhook_receipts
+from marque.adapters.db.tables.orders import (
+    OUTBOX_PENDING,
+    idempotency_keys,
+    outbox,
+    webhook_receipts,
+)
 from marque.domain.money import Money
 from marque.domain.order_records import (
     IdempotencyRecord,
@@ -42,20 +47,18 @@ _ADD_MESSAGE = Prepared(
     )
     .inline()
 )
+#: The condition written as the partial index ``ix_outbox_pending`` states it, so that the
+#: planners of both engines read the next due messages from it in order.
 _DUE_MESSAGES = (
     select(outbox)
-    .where(
-        outbox.c.sent_at.is_(None),
-        outbox.c.dead.is_(False),
-        outbox.c.available_at <= bindparam("now"),
-    )
+    .where(OUTBOX_PENDING, outbox.c.available_at <= bindparam("now"))
     .order_by(outbox.c.available_at, outbox.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
 _CLAIM_MESSAGES = Prepared(_DUE_MESSAGES)
 #: PostgreSQL: relays in several processes each take messages the others have not locked.
 _CLAIM_MESSAGES_SKIP_LOCKED = Prepared(_DUE_MESSAGES.with_for_update(skip_locked=True))
-_UNSENT = select(outbox).where(outbox.c.sent_at.is_(None), outbox.c.dead.is_(False))
+_UNSENT = select(outbox).where(OUTBOX_PENDING)
 _PENDING = Prepared(_UNSENT.order_by(outbox.c.id))
 _PENDING_OF_TOPIC = Prepared(
     _UNSENT.where(outbox.c.topic == bindparam("topic")).order_by(outbox.c.id)

@@ -276,7 +276,16 @@ outbox = Table(
     Column("sent_at", UtcDateTime(), nullable=True),
     Column("last_error", String(500), nullable=True),
     Column("dead", Boolean(), nullable=False),
-    Index("ix_outbox_due", "sent_at", "dead", "available_at"),
+)
+#: Messages still to send: the relay takes the next due ones from this index, in order,
+#: without reading the sent ones or sorting the backlog (migration 0010).
+OUTBOX_PENDING = and_(outbox.c.sent_at.is_(None), outbox.c.dead.is_(False))
+Index(
+    "ix_outbox_pending",
+    outbox.c.available_at,
+    outbox.c.id,
+    postgresql_where=OUTBOX_PENDING,
+    sqlite_where=OUTBOX_PENDING,
 )
 
 webhook_receipts = Table(
@@ -325,6 +334,7 @@ reconciliation_mismatches = Table(
 )
 
 __all__ = [
+    "OUTBOX_PENDING",
     "WAITING_LOCKED",
     "WAITING_STATUSES",
     "WAITING_UNLOCKED",
