@@ -83,3 +83,17 @@ def test_a_begin_that_fails_lets_go_of_the_gate(engine: Engine) -> None:
     with engine.begin() as conn:  # and the next writer goes ahead
         conn.execute(text("INSERT INTO t VALUES (4)"))
     assert not gate_is_taken(engine)
+
+
+def test_writes_go_on_without_the_gate_when_its_file_cannot_be_opened(tmp_path: Path) -> None:
+    database = tmp_path / "blocked.db"
+    Path(f"{database}-writers").mkdir()  # not a file: opening it fails, even for root
+    engine = make_engine(Settings(database_url=f"sqlite:///{database}"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT n FROM t")).scalars().all() == [1]
+    finally:
+        engine.dispose()

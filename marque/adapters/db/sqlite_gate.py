@@ -12,11 +12,13 @@ transaction ends (``commit``, ``rollback``, ``close``), after SQLite's own lock 
 lock stays the rule: a program writing without this gate (the ``sqlite3`` shell) is still
 waited for by the busy handler.
 
-No gate where ``flock`` does not exist (Windows) or for an in-memory database.
+No gate where ``flock`` does not exist (Windows), for an in-memory database, or when the
+lock file cannot be opened (logged once per connection).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from typing import Any
@@ -27,6 +29,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 
 GATE_SUFFIX = "-writers"
+log = logging.getLogger(__name__)
 
 
 def gate_path(database: str) -> str | None:
@@ -51,7 +54,16 @@ class GatedConnection(sqlite3.Connection):
         if self._gate_path is None or self._holding:
             return
         if self._gate_pid != os.getpid():  # opened per process: a forked fd would be shared
-            self._gate_fd = os.open(self._gate_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # Created as SQLite creates its -wal and -shm files (0644 under the umask).
+                self._gate_fd = os.open(self._gate_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                # Someone else's file, say: SQLite's own lock still keeps writers apart.
+                log.warning(
+                    "no writers' gate at %s (%s): SQLite's busy handler only", self._gate_path, exc
+                )
+                self._gate_path = None
+                return
             self._gate_pid = os.getpid()
         fcntl.flock(self._gate_fd, fcntl.LOCK_EX)
         self._holding = True
