@@ -17,7 +17,6 @@ from sqlalchemy import select, text
 
 from marque.adapters.db.tables.orders import WAITING_LOCKED, WAITING_UNLOCKED, orders
 from marque.domain.identity import Actor, ActorKind, Role
-from marque.domain.order_entities import Order
 from marque.services import cancellations, queue, sales
 from marque.services import orders as order_service
 
@@ -47,14 +46,9 @@ def counted_places(world: World, configuration: str) -> dict[str, int]:
 
 
 def read_places(world: World, ids: list[str]) -> dict[str, int]:
+    found = [world.order(order_id) for order_id in ids]
     with world.container.uow(readonly=True) as uow:
-        return {order_id: uow.launch.ahead(uow_order(uow, order_id)) for order_id in ids}
-
-
-def uow_order(uow: object, order_id: str) -> Order:
-    found = uow.orders.get(order_id)  # type: ignore[attr-defined]
-    assert found is not None
-    return found  # type: ignore[no-any-return]
+        return {order.id: uow.launch.ahead(order) for order in found}
 
 
 def assert_places_agree(world: World, configuration: str) -> None:
