@@ -54,7 +54,8 @@ class Settings(BaseSettings):
         0,
         ge=0,
         description="Requests one server process works on at once; the excess waits briefly, "
-        "then gets 503 overload.shed with Retry-After. 0: 4, at most MARQUE_DB_POOL_SIZE",
+        "then gets 503 overload.shed with Retry-After. 0: 1 with MARQUE_ROUTES_ON_EVENT_LOOP, "
+        "else 4, at most MARQUE_DB_POOL_SIZE",
     )
     max_in_flight_wait_seconds: float = Field(
         0.01,
@@ -176,6 +177,13 @@ class Settings(BaseSettings):
     )
     worker_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds `marque worker` sleeps between rounds of its jobs"
+    )
+    routes_on_event_loop: bool = Field(
+        True,
+        description="The launch's routes (reserve, pay, webhook, poll, lock, cancel, read an "
+        "order, configure) run their database work on the server's event loop, one at a "
+        "time per process, instead of in the thread pool: less CPU per request; false: "
+        "the thread pool, as other routes",
     )
     worker_in_server: bool = Field(
         True,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -293,6 +294,20 @@ def only_slot_held(server: LiveServer) -> Iterator[None]:
         finally:
             holder.close()
         wait_for_in_flight(client, 0)
+
+
+def reservation_of(configured: httpx.Response) -> dict[str, Any]:
+    """The body that reserves the configuration ``POST /api/v1/configurations`` answered,
+    under the deposit terms in force for it, accepted."""
+    assert configured.status_code in (200, 201), configured.text
+    terms = configured.json()["deposit_terms"]
+    return {
+        "configuration_code": configured.json()["code"],
+        "terms_code": terms["code"],
+        "terms_version": terms["version"],
+        "terms_hash": terms["content_hash"],
+        "accept_terms": True,
+    }
 
 
 def random_phone() -> str:

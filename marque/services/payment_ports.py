@@ -130,6 +130,12 @@ class PaymentProvider(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def in_process(self) -> bool:
+        """True when a call never leaves this machine's process and database (the sandbox):
+        such a call may run on the server's event loop."""
+        ...
+
     def create_payment(
         self,
         *,

@@ -532,6 +532,11 @@ def test_by_default_a_process_works_on_four_requests_never_more_than_its_pool() 
     assert default_max_in_flight(0) == 1
 
 
+def test_with_the_routes_on_the_event_loop_a_process_admits_one_request_at_a_time() -> None:
+    assert default_max_in_flight(10, routes_on_event_loop=True) == 1
+    assert default_max_in_flight(1, routes_on_event_loop=True) == 1
+
+
 def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     async def scenario() -> None:
         limiter = InFlightLimiter(1, max_waiting=1, max_wait=3600)

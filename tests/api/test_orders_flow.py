@@ -98,19 +98,8 @@ def eventually(read: Callable[[], Any], wanted: Callable[[Any], bool], seconds: 
 
 
 def reserve_body(client: httpx.Client, trim: str = "standard") -> dict[str, Any]:
-    configured = client.post(
-        "/api/v1/configurations",
-        json={"model": "arc", "trim": trim, "options": ["paint-midnight-blue"]},
-    )
-    assert configured.status_code in (200, 201), configured.text
-    terms = configured.json()["deposit_terms"]
-    return {
-        "configuration_code": configured.json()["code"],
-        "terms_code": terms["code"],
-        "terms_version": terms["version"],
-        "terms_hash": terms["content_hash"],
-        "accept_terms": True,
-    }
+    choice = {"model": "arc", "trim": trim, "options": ["paint-midnight-blue"]}
+    return conftest.reservation_of(client.post("/api/v1/configurations", json=choice))
 
 
 def test_reserve_pay_quote_lock_cancel_and_refund_over_http(server: LiveServer) -> None:

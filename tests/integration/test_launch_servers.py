@@ -76,18 +76,8 @@ def on_sale_edition(container: Container, cap: int) -> Edition:
 
 
 def reserve_body(client: httpx.Client, model: str, trim: str, paint: str) -> dict[str, Any]:
-    configured = client.post(
-        "/api/v1/configurations", json={"model": model, "trim": trim, "options": [paint]}
-    )
-    assert configured.status_code in (200, 201), configured.text
-    terms = configured.json()["deposit_terms"]
-    return {
-        "configuration_code": configured.json()["code"],
-        "terms_code": terms["code"],
-        "terms_version": terms["version"],
-        "terms_hash": terms["content_hash"],
-        "accept_terms": True,
-    }
+    choice = {"model": model, "trim": trim, "options": [paint]}
+    return conftest.reservation_of(client.post("/api/v1/configurations", json=choice))
 
 
 def polite(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:

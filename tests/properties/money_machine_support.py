@@ -153,6 +153,10 @@ class FlakyProvider:
     def name(self) -> str:
         return self.sandbox.name
 
+    @property
+    def in_process(self) -> bool:
+        return False  # it stands for a remote provider: routes asking it use the thread pool
+
     def _before(self) -> None:
         if self.mode is ProviderMode.DOWN:
             raise ProviderUnavailable(retry_after=1)

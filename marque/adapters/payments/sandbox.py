@@ -166,6 +166,10 @@ class SandboxPaymentProvider:
         return NAME
 
     @property
+    def in_process(self) -> bool:
+        return True  # its "provider" is tables in marque's own database
+
+    @property
     def engine(self) -> Engine:
         return self._engine
 

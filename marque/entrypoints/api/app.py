@@ -80,7 +80,10 @@ def create_app(container: Container) -> FastAPI:
     # Inside the request context (ids, language, access log), outside everything else.
     app.add_middleware(
         BackpressureMiddleware,
-        max_in_flight=settings.max_in_flight or default_max_in_flight(settings.db_pool_size),
+        max_in_flight=settings.max_in_flight
+        or default_max_in_flight(
+            settings.db_pool_size, routes_on_event_loop=settings.routes_on_event_loop
+        ),
         max_wait_seconds=settings.max_in_flight_wait_seconds,
         ahead_wait_seconds=settings.overload_ahead_wait_seconds,
         retry_after_seconds=settings.overload_retry_after_seconds,

@@ -437,16 +437,25 @@ _COOKIES: Final = frozenset({SESSION_COOKIE, TICKET_COOKIE})
 DEFAULT_MAX_IN_FLIGHT: Final = 4
 
 
-def default_max_in_flight(db_pool_size: int) -> int:
-    """Four requests at once, never more than the database pool keeps open.
+def default_max_in_flight(db_pool_size: int, *, routes_on_event_loop: bool = False) -> int:
+    """One request at once when the launch's routes work on the event loop; else four,
+    never more than the database pool keeps open.
 
-    A process's requests share one GIL: four keep its core busy through their database
+    On the loop a process works on one request at a time whatever the limit: a higher one
+    only queues admitted requests inside the process, where each turn of the loop works
+    through all of them before it reads and sheds what came in meanwhile. Measured under a
+    3x overload (2 workers, 2 cores; docs/decisions.md): limits 4 / 2 / 1 carried 35.1 /
+    38.0 / 40.0 paid reservations/s and answered shed requests in 450 / 341 / 178 ms p99.
+
+    In the thread pool a process's requests share one GIL: four keep its core busy through their database
     waits, and more only queue inside the process, where the event loop that answers shed
     requests competes with them. Measured on the launch benchmark (2 workers, 2 cores), 4
     against 10 gave the same capacity, a third of the webhook's p99, shed answers in 50 ms
     p99 instead of 156, and 95% goodput under a 3x overload instead of 83%. A request holds
     one connection at a time, so the bound never exceeds the pool (the overflow stays for
     the in-process jobs and short bursts)."""
+    if routes_on_event_loop:
+        return 1
     return max(1, min(DEFAULT_MAX_IN_FLIGHT, db_pool_size))
 
 

@@ -3,7 +3,7 @@
 They are ``async def`` because FastAPI runs a plain ``def`` dependency in the thread pool: a
 hand-off per dependency per request (four on a buyer's route) costs more CPU than the
 dependency itself. Only a caller this process has not seen recently costs a statement, and
-that one lookup goes to the thread pool (``get_actor``)."""
+that one lookup runs through ``run_blocking`` (``get_actor``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from marque.bootstrap import Container
 from marque.domain.credentials import TokenKind
 from marque.domain.errors import Forbidden, Unauthenticated
 from marque.domain.identity import ANONYMOUS, Actor, Role
+from marque.entrypoints.api.blocking import run_blocking
 from marque.i18n import Translator
 from marque.services import auth as auth_service
 
@@ -60,11 +60,13 @@ async def get_actor(request: Request, container: ContainerDep) -> Actor:
     if token is not None:
         actor = auth_service.cached_actor(container, token)
         if actor is None:
-            actor = await run_in_threadpool(auth_service.authenticate_token, container, token)
+            actor = await run_blocking(
+                container, lambda: auth_service.authenticate_token(container, token)
+            )
     elif session:
         actor = auth_service.cached_actor(container, session, kind=TokenKind.SESSION)
         if actor is None:
-            actor = await run_in_threadpool(_from_cookie, container, request)
+            actor = await run_blocking(container, lambda: _from_cookie(container, request))
     else:
         actor = ANONYMOUS
     request.state.actor = actor

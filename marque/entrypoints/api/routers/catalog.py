@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from marque.domain.catalog import ModelOffer, PricedConfiguration, describe_rule
+from marque.entrypoints.api.blocking import run_blocking
 from marque.entrypoints.api.deps import ContainerDep, TranslatorDep
 from marque.entrypoints.api.routers.catalog_schemas import (
     ConfigurationIn,
@@ -80,10 +81,13 @@ def get_model(model_code: str, container: ContainerDep, _: TranslatorDep) -> Mod
         },
     },
 )
-def create_configuration(
+async def create_configuration(
     body: ConfigurationIn, response: Response, container: ContainerDep, _: TranslatorDep
 ) -> ConfigurationOut:
-    result = catalog_service.configure(container, body.model, body.trim, body.options)
+    result = await run_blocking(
+        container,
+        lambda: catalog_service.configure(container, body.model, body.trim, body.options),
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return configuration_out(result.configuration, _)

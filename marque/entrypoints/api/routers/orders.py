@@ -17,6 +17,7 @@ from marque.bootstrap import Container
 from marque.domain.errors import Forbidden, Unauthenticated
 from marque.domain.identity import Actor
 from marque.entrypoints.api import cursors
+from marque.entrypoints.api.blocking import run_blocking
 from marque.entrypoints.api.deps import ActorDep, ContainerDep, CustomerDep, TranslatorDep
 from marque.entrypoints.api.idempotent import (
     CallOut,
@@ -116,7 +117,7 @@ def _once_per_key_on_order(
         ),
     },
 )
-def reserve(
+async def reserve(
     body: ReserveIn,
     request: Request,
     container: ContainerDep,
@@ -159,7 +160,11 @@ def reserve(
         # while its transaction (and a limited edition's unit) is held.
         return CallOut(remote=ask, answer=answer)
 
-    return run_once_per_key(request, container, actor, idempotency_key, body, work)
+    return await run_blocking(
+        container,
+        lambda: run_once_per_key(request, container, actor, idempotency_key, body, work),
+        calls_provider=True,
+    )
 
 
 @router.get(
@@ -173,9 +178,12 @@ def reserve(
         404: NOT_FOUND,
     },
 )
-def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
+async def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
     _require_signed_in(actor)
-    return model_json(PaymentOut.of(payments.current_payment(container, actor, order_id)))
+    return await run_blocking(
+        container,
+        lambda: model_json(PaymentOut.of(payments.current_payment(container, actor, order_id))),
+    )
 
 
 @router.post(
@@ -189,7 +197,7 @@ def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Resp
         422: problem("`order.lock_not_confirmed`: send confirm: true; `request.invalid`"),
     },
 )
-def lock(
+async def lock(
     order_id: str,
     body: LockIn,
     request: Request,
@@ -203,7 +211,12 @@ def lock(
         detail = order_queries.detail_of(container, locked, place)
         return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
 
-    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
+    return await run_blocking(
+        container,
+        lambda: _once_per_key_on_order(
+            request, container, actor, order_id, idempotency_key, body, work
+        ),
+    )
 
 
 @router.post(
@@ -220,7 +233,7 @@ def lock(
         422: problem("`request.invalid`"),
     },
 )
-def cancel(
+async def cancel(
     order_id: str,
     body: CancelIn,
     request: Request,
@@ -245,7 +258,12 @@ def cancel(
             refund=RefundOut.of(refund.refund, refund.history, _) if refund else None,
         )
 
-    return _once_per_key_on_order(request, container, actor, order_id, idempotency_key, body, work)
+    return await run_blocking(
+        container,
+        lambda: _once_per_key_on_order(
+            request, container, actor, order_id, idempotency_key, body, work
+        ),
+    )
 
 
 @router.get(
@@ -283,11 +301,13 @@ def list_orders(
         404: NOT_FOUND,
     },
 )
-def get_order(
+async def get_order(
     order_id: str, container: ContainerDep, actor: ActorDep, _: TranslatorDep
 ) -> Response:
     _require_signed_in(actor)
-    return model_json(detail_out(container, actor, order_id, _))
+    return await run_blocking(
+        container, lambda: model_json(detail_out(container, actor, order_id, _))
+    )
 
 
 @router.get(

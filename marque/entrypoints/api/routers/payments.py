@@ -7,9 +7,9 @@ adapter named in the path. A redelivered event answers as the first delivery did
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from marque.bootstrap import Container
+from marque.entrypoints.api.blocking import run_blocking
 from marque.entrypoints.api.routers.auth import problem
 from marque.entrypoints.api.routers.order_schemas import WebhookOut
 from marque.services import payments
@@ -44,7 +44,8 @@ async def receive_webhook(provider: str, request: Request) -> WebhookOut:
     container: Container = request.app.state.container
     body = await request.body()
     headers = {key.lower(): value for key, value in request.headers.items()}
-    result = await run_in_threadpool(
-        payments.handle_webhook, container, provider[:32], headers, body[:MAX_BODY]
+    result = await run_blocking(
+        container,
+        lambda: payments.handle_webhook(container, provider[:32], headers, body[:MAX_BODY]),
     )
     return WebhookOut(outcome=result.outcome, duplicate=result.duplicate)

@@ -19,6 +19,7 @@ from marque.adapters.payments.sandbox_records import SandboxPaymentView
 from marque.domain.auth import AuthErrorCode, AuthMessage
 from marque.domain.errors import NotFound
 from marque.domain.money import Money
+from marque.entrypoints.api.blocking import run_blocking
 from marque.entrypoints.api.deps import ContainerDep
 from marque.entrypoints.api.routers.auth import problem
 from marque.entrypoints.api.routers.catalog_schemas import MoneyOut
@@ -112,15 +113,18 @@ def _captured(body: SucceedIn | None) -> Money | None:
     ),
     responses={404: NOT_FOUND},
 )
-def succeed_payment(
+async def succeed_payment(
     container: ContainerDep,
     reference: Reference,
     body: Annotated[SucceedIn | None, Body()] = None,
 ) -> SandboxPaymentOut:
     provider = sandbox_provider(container)
-    return payment_out(
-        provider.complete_and_inspect(reference, succeeded=True, captured=_captured(body))
+    # The sandbox is the provider itself, in this process: its work never leaves the machine.
+    view = await run_blocking(
+        container,
+        lambda: provider.complete_and_inspect(reference, succeeded=True, captured=_captured(body)),
     )
+    return payment_out(view)
 
 
 @router.post(
