@@ -127,7 +127,7 @@ def test_work_that_asks_a_provider_out_of_process_goes_to_the_thread_pool(
             "sandbox": OutOfProcessSandbox(container.engine, container.settings)
         }
 
-        async def reserve_and_read() -> tuple[int, list[int], list[int]]:
+        async def reserve_poll_and_read() -> tuple[int, list[int], list[int], list[int]]:
             async with client_of(container) as client:
                 await sign_in(client)
                 body = await configured_reservation(client)
@@ -141,14 +141,21 @@ def test_work_that_asks_a_provider_out_of_process_goes_to_the_thread_pool(
                 assert reserved.json()["payment"]["pay_url"], "the provider was asked"
                 reserving = threads[:]
                 threads.clear()
-                read = await client.get(f"/api/v1/orders/{reserved.json()['id']}")
+                order_id = reserved.json()["id"]
+                polled = await client.get(f"/api/v1/orders/{order_id}/payment")
+                assert polled.status_code == 200, polled.text
+                polling = threads[:]
+                threads.clear()
+                read = await client.get(f"/api/v1/orders/{order_id}")
                 assert read.status_code == 200
-                return threading.get_ident(), reserving, threads[:]
+                return threading.get_ident(), reserving, polling, threads[:]
 
-        loop_thread, reserving, reading = asyncio.run(reserve_and_read())
+        loop_thread, reserving, polling, reading = asyncio.run(reserve_poll_and_read())
 
     assert reserving
     assert loop_thread not in reserving, "reserve asks the provider: the pool"
+    assert polling
+    assert loop_thread not in polling, "the poll may ask for a missing pay URL: the pool"
     assert set(reading) == {loop_thread}, "a read asks no provider: the loop"
 
 

@@ -183,6 +183,7 @@ async def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -
     return await run_blocking(
         container,
         lambda: model_json(PaymentOut.of(payments.current_payment(container, actor, order_id))),
+        calls_provider=True,  # asks again for a pay URL the provider did not give at first
     )
 
 
