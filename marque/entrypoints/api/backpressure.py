@@ -447,9 +447,9 @@ def default_max_in_flight(db_pool_size: int, *, routes_on_event_loop: bool = Fal
     3x overload (2 workers, 2 cores; docs/decisions.md): limits 4 / 2 / 1 carried 35.1 /
     38.0 / 40.0 paid reservations/s and answered shed requests in 450 / 341 / 178 ms p99.
 
-    In the thread pool a process's requests share one GIL: four keep its core busy through their database
-    waits, and more only queue inside the process, where the event loop that answers shed
-    requests competes with them. Measured on the launch benchmark (2 workers, 2 cores), 4
+    In the thread pool a process's requests share one GIL: four keep its core busy through
+    their database waits, and more only queue inside the process, where the event loop that
+    answers shed requests competes with them. Measured on the launch benchmark (2 workers, 2 cores), 4
     against 10 gave the same capacity, a third of the webhook's p99, shed answers in 50 ms
     p99 instead of 156, and 95% goodput under a 3x overload instead of 83%. A request holds
     one connection at a time, so the bound never exceeds the pool (the overflow stays for
