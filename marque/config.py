@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         description="Requests one server process works on at once; the excess waits briefly, "
-        "then gets 503 overload.shed with Retry-After. 0: 1 with MARQUE_ROUTES_ON_EVENT_LOOP, "
+        "then gets 503 overload.shed with Retry-After. 0: 2 with MARQUE_ROUTES_ON_EVENT_LOOP, "
         "else 4, at most MARQUE_DB_POOL_SIZE",
     )
     max_in_flight_wait_seconds: float = Field(

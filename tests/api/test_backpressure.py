@@ -532,8 +532,8 @@ def test_by_default_a_process_works_on_four_requests_never_more_than_its_pool() 
     assert default_max_in_flight(0) == 1
 
 
-def test_with_the_routes_on_the_event_loop_a_process_admits_one_request_at_a_time() -> None:
-    assert default_max_in_flight(10, routes_on_event_loop=True) == 1
+def test_with_the_routes_on_the_event_loop_a_process_admits_two_requests_at_a_time() -> None:
+    assert default_max_in_flight(10, routes_on_event_loop=True) == 2
     assert default_max_in_flight(1, routes_on_event_loop=True) == 1
 
 

@@ -435,17 +435,22 @@ _COOKIES: Final = frozenset({SESSION_COOKIE, TICKET_COOKIE})
 
 #: Requests one process works on at once by default (measured, docs/decisions.md).
 DEFAULT_MAX_IN_FLIGHT: Final = 4
+#: The same with the launch's routes on the event loop (``MARQUE_ROUTES_ON_EVENT_LOOP``).
+ON_THE_LOOP_MAX_IN_FLIGHT: Final = 2
 
 
 def default_max_in_flight(db_pool_size: int, *, routes_on_event_loop: bool = False) -> int:
-    """One request at once when the launch's routes work on the event loop; else four,
+    """Two requests at once when the launch's routes work on the event loop; else four;
     never more than the database pool keeps open.
 
-    On the loop a process works on one request at a time whatever the limit: a higher one
-    only queues admitted requests inside the process, where each turn of the loop works
-    through all of them before it reads and sheds what came in meanwhile. Measured under a
-    3x overload (2 workers, 2 cores; docs/decisions.md): limits 4 / 2 / 1 carried 35.1 /
-    38.0 / 40.0 paid reservations/s and answered shed requests in 450 / 341 / 178 ms p99.
+    On the loop a process works on one launch request at a time whatever the limit: a
+    higher one only queues admitted requests inside the process, where each turn of the
+    loop works through all of them before it reads and sheds what came in meanwhile.
+    Measured under a 3x overload (2 workers, 2 cores; docs/decisions.md): limits 4 / 2 / 1
+    carried 35.1 / 38.0 / 40.0 paid reservations/s and answered shed requests in 450 / 341
+    / 178 ms p99. Not 1: the pages and the staff console still run in the thread pool, and
+    with one slot a second page request arriving while one renders waited its 10 ms and was
+    shed, even on an idle server (a double-submitted reserve form got a 503).
 
     In the thread pool a process's requests share one GIL: four keep its core busy through
     their database waits, and more only queue inside the process, where the event loop that
@@ -454,13 +459,13 @@ def default_max_in_flight(db_pool_size: int, *, routes_on_event_loop: bool = Fal
     p99 instead of 156, and 95% goodput under a 3x overload instead of 83%. A request holds
     one connection at a time, so the bound never exceeds the pool (the overflow stays for
     the in-process jobs and short bursts)."""
-    if routes_on_event_loop:
-        return 1
-    return max(1, min(DEFAULT_MAX_IN_FLIGHT, db_pool_size))
+    wanted = ON_THE_LOOP_MAX_IN_FLIGHT if routes_on_event_loop else DEFAULT_MAX_IN_FLIGHT
+    return max(1, min(wanted, db_pool_size))
 
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
+    "ON_THE_LOOP_MAX_IN_FLIGHT",
     "EXEMPT_PATHS",
     "EXEMPT_PREFIXES",
     "FOLLOW_UP_PREFIXES",
