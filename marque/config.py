@@ -53,9 +53,17 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         0,
         ge=0,
-        description="Requests one server process works on at once; the excess waits briefly, "
-        "then gets 503 overload.shed with Retry-After. 0: 2 with MARQUE_ROUTES_ON_EVENT_LOOP, "
-        "else 4, at most MARQUE_DB_POOL_SIZE",
+        description="Requests one server process works on at once (with "
+        "MARQUE_ROUTES_ON_EVENT_LOOP, those of the launch's routes, on the event loop); the "
+        "excess waits briefly, then gets 503 overload.shed with Retry-After. 0: 1 on the "
+        "loop, else 4, at most MARQUE_DB_POOL_SIZE",
+    )
+    max_in_flight_in_pool: int = Field(
+        0,
+        ge=0,
+        description="With MARQUE_ROUTES_ON_EVENT_LOOP, requests one server process works on at "
+        "once in its thread pool (pages, staff console, other routes), apart from the loop's. "
+        "0: 4, at most MARQUE_DB_POOL_SIZE",
     )
     max_in_flight_wait_seconds: float = Field(
         0.01,

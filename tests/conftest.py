@@ -245,12 +245,14 @@ def live_server(seeded: Database, tmp_path_factory: pytest.TempPathFactory) -> I
 def one_slot_server(
     seeded: Database, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A real server that works on one request at a time, never lets one wait (in any lane),
+    """A real server that works on one request at a time on its event loop and one in its
+    thread pool, never lets one wait (in any lane),
     and tells a shed request to come back in 2 s at the soonest."""
     running = start_server(
         seeded,
         tmp_path_factory.mktemp("one-slot"),
         MARQUE_MAX_IN_FLIGHT="1",
+        MARQUE_MAX_IN_FLIGHT_IN_POOL="1",
         MARQUE_MAX_IN_FLIGHT_WAIT_SECONDS="0",
         MARQUE_OVERLOAD_AHEAD_WAIT_SECONDS="0",
         MARQUE_OVERLOAD_RETRY_AFTER_SECONDS="2",
@@ -279,20 +281,27 @@ def wait_for_in_flight(client: httpx.Client, wanted: float) -> None:
 
 @contextmanager
 def only_slot_held(server: LiveServer) -> Iterator[None]:
-    """Hold a one-slot server's only slot with a request whose body is still on its way; on
-    exit drop it and wait until the server has let go."""
+    """Hold a one-slot server's only slots, the event loop's and the thread pool's, each with
+    a request whose body is still on its way; on exit drop them and wait until the server
+    has let go."""
     host, port = server.base_url.removeprefix("http://").split(":")
+    held = (
+        b"POST /api/v1/configurations HTTP/1.1\r\n",  # works on the event loop
+        b"POST /api/v1/auth/sms-code HTTP/1.1\r\n",  # works in the thread pool
+    )
     with server.client() as client:
-        holder = socket.create_connection((host, int(port)))
+        holders = [socket.create_connection((host, int(port))) for _ in held]
         try:
-            holder.sendall(
-                b"POST /api/v1/configurations HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-            )
-            wait_for_in_flight(client, 1)
+            for holder, request_line in zip(holders, held, strict=True):
+                holder.sendall(
+                    request_line + b"Host: x\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+                )
+            wait_for_in_flight(client, len(held))
             yield
         finally:
-            holder.close()
+            for holder in holders:
+                holder.close()
         wait_for_in_flight(client, 0)
 
 

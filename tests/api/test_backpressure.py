@@ -29,6 +29,7 @@ from marque.entrypoints.api.backpressure import (
     Lane,
     default_max_in_flight,
 )
+from marque.entrypoints.api.blocking import ON_THE_LOOP
 from marque.entrypoints.api.waiting_room import (
     TICKET_COOKIE,
     TICKET_HEADER,
@@ -532,9 +533,78 @@ def test_by_default_a_process_works_on_four_requests_never_more_than_its_pool() 
     assert default_max_in_flight(0) == 1
 
 
-def test_with_the_routes_on_the_event_loop_a_process_admits_two_requests_at_a_time() -> None:
-    assert default_max_in_flight(10, routes_on_event_loop=True) == 2
+def test_with_the_routes_on_the_event_loop_it_works_on_one_of_them_at_a_time() -> None:
+    assert default_max_in_flight(10, routes_on_event_loop=True) == 1
     assert default_max_in_flight(1, routes_on_event_loop=True) == 1
+
+
+class PlacedApp(BlockingApp):
+    """A ``BlockingApp`` that also notes, per request, whether it was placed on the loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placed: dict[str, bool] = {}
+
+    async def __call__(
+        self,
+        scope: Message,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        self.placed[scope["path"]] = ON_THE_LOOP.get()
+        await super().__call__(scope, receive, send)
+
+
+def test_the_event_loop_and_the_thread_pool_have_a_budget_each() -> None:
+    """One slot on the loop, one in the pool: a page rendering in the pool does not take
+    the loop's slot (with one budget for both, a second request was shed while the loop
+    was free), and each budget sheds its own excess."""
+
+    async def scenario() -> None:
+        app = PlacedApp()
+        asgi = BackpressureMiddleware(
+            app,  # type: ignore[arg-type]
+            max_in_flight=1,
+            max_in_flight_in_pool=1,
+            on_the_loop=lambda _method, path: path.startswith("/api/"),
+            max_wait_seconds=0,
+            retry_after_seconds=3,
+            default_locale="en",
+            ticket_secret=SECRET,
+            registry=CollectorRegistry(),
+        )
+        page = asyncio.create_task(request(asgi, "/orders/new", browser=True))
+        await settle(lambda: len(app.started) == 1)
+        on_loop = asyncio.create_task(request(asgi, "/api/v1/configurations"))
+        await settle(lambda: len(app.started) == 2)
+
+        second_page = await request(asgi, "/catalog", browser=True)
+        second_on_loop = await request(asgi, "/api/v1/orders")
+
+        assert (second_page.status, second_on_loop.status) == (503, 503)
+        assert app.placed == {"/orders/new": False, "/api/v1/configurations": True}
+        assert (asgi.limiter.in_flight, asgi.pool_limiter.in_flight) == (1, 1)
+        app.release.set()
+        assert [a.status for a in await asyncio.gather(page, on_loop)] == [200, 200]
+        assert (asgi.limiter.in_flight, asgi.pool_limiter.in_flight) == (0, 0)
+        assert ON_THE_LOOP.get() is False, "the placement ends with its request"
+
+    asyncio.run(scenario())
+
+
+def test_without_a_placement_every_request_shares_one_budget_in_the_pool() -> None:
+    async def scenario() -> None:
+        app = PlacedApp()
+        asgi = middleware(app, limit=1, wait=0)
+        page = asyncio.create_task(request(asgi, "/orders/new", browser=True))
+        await settle(lambda: len(app.started) == 1)
+
+        assert (await request(asgi, "/api/v1/configurations")).status == 503
+        app.release.set()
+        await page
+        assert app.placed == {"/orders/new": False}
+
+    asyncio.run(scenario())
 
 
 def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:

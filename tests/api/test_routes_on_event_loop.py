@@ -26,6 +26,10 @@ from sqlalchemy import event
 from marque.adapters.payments.sandbox import SandboxPaymentProvider
 from marque.bootstrap import Container, bootstrap
 from marque.entrypoints.api.app import create_app
+from marque.entrypoints.api.blocking import LoopRoutes
+from marque.entrypoints.api.routers import catalog as catalog_router
+from marque.entrypoints.api.routers import orders as orders_router
+from marque.entrypoints.api.routers import payments as payments_router
 
 CHOICE = {"model": "arc", "trim": "standard", "options": ["paint-graphite"]}
 
@@ -182,3 +186,46 @@ def test_on_the_loop_requests_beyond_the_in_flight_limit_are_shed_before_any_wor
     assert len(shed) == 4
     assert all(answer.json()["code"] == "overload.shed" for answer in shed)
     assert all(answer.headers["retry-after"] for answer in shed)
+
+
+class Provider:
+    def __init__(self, in_process: bool) -> None:
+        self.in_process = in_process
+
+
+def test_where_each_request_works_is_read_off_its_route() -> None:
+    """The launch's ``async def`` routes work on the loop, with the application's own
+    routers and prefixes; plain ``def`` routes, the pages and unknown paths in the pool; the
+    routes that may ask a payment provider move to the pool while a provider is out of
+    process, read at each request (a deployment or a test may swap its providers)."""
+    providers: dict[str, Any] = {"sandbox": Provider(in_process=True)}
+    placed = LoopRoutes(
+        [
+            ("/api/v1", payments_router.router),
+            ("/api/v1", orders_router.router),
+            ("/api/v1", catalog_router.router),
+        ],
+        lambda: providers,
+    )
+    on_the_loop = [
+        ("POST", "/api/v1/payments/webhooks/sandbox"),
+        ("POST", "/api/v1/configurations"),
+        ("POST", "/api/v1/orders/O-1/lock"),
+        ("POST", "/api/v1/orders/O-1/cancel"),
+        ("GET", "/api/v1/orders/O-1"),
+    ]
+    asks_provider = [("POST", "/api/v1/orders"), ("GET", "/api/v1/orders/O-1/payment")]
+    in_the_pool = [
+        ("GET", "/api/v1/orders"),  # the buyer's list: a plain def route
+        ("GET", "/api/v1/models"),
+        ("POST", "/api/v1/orders/O-1/payment"),  # no such route: the method differs
+        ("GET", "/orders/O-1"),  # a page
+        ("GET", "/no/such/path"),
+    ]
+    assert all(placed(method, path) for method, path in on_the_loop + asks_provider)
+    assert not any(placed(method, path) for method, path in in_the_pool)
+
+    providers["remote"] = Provider(in_process=False)
+
+    assert all(placed(method, path) for method, path in on_the_loop)
+    assert not any(placed(method, path) for method, path in asks_provider + in_the_pool)

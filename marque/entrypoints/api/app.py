@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from marque import __version__
 from marque.bootstrap import Container
 from marque.entrypoints.api.backpressure import BackpressureMiddleware, default_max_in_flight
+from marque.entrypoints.api.blocking import LoopRoutes
 from marque.entrypoints.api.observability import Metrics, RequestContextMiddleware
 from marque.entrypoints.api.problems import install_problem_handlers
 from marque.entrypoints.api.routers import (
@@ -62,15 +63,19 @@ def create_app(container: Container) -> FastAPI:
     install_problem_handlers(app)
     # A request is matched against the routes in this order, one by one: the launch's
     # steps first (the webhook, one route, before the buyer's ten). No two routers share a path.
-    app.include_router(payments.router, prefix="/api/v1")
-    app.include_router(orders.router, prefix="/api/v1")
-    app.include_router(sandbox_payments.router, prefix="/api/v1")
-    app.include_router(health.router)
-    app.include_router(catalog.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(sandbox.router, prefix="/api/v1")
-    app.include_router(finance.router, prefix="/api/v1")
-    app.include_router(sales.router, prefix="/api/v1")
+    api = (
+        ("/api/v1", payments.router),
+        ("/api/v1", orders.router),
+        ("/api/v1", sandbox_payments.router),
+        ("", health.router),
+        ("/api/v1", catalog.router),
+        ("/api/v1", auth.router),
+        ("/api/v1", sandbox.router),
+        ("/api/v1", finance.router),
+        ("/api/v1", sales.router),
+    )
+    for prefix, router in api:
+        app.include_router(router, prefix=prefix)
 
     from marque.entrypoints.web import pages
     from marque.entrypoints.web.waiting_page import WaitingPage
@@ -93,6 +98,13 @@ def create_app(container: Container) -> FastAPI:
         waiting_page=WaitingPage(app.state.web_templates),
         cookie_secure=settings.cookie_secure,
         registry=app.state.metrics.registry,
+        on_the_loop=(
+            LoopRoutes(api, lambda: container.payment_providers)
+            if settings.routes_on_event_loop
+            else None
+        ),
+        max_in_flight_in_pool=settings.max_in_flight_in_pool
+        or default_max_in_flight(settings.db_pool_size),
     )
     app.add_middleware(
         RequestContextMiddleware,

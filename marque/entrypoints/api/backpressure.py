@@ -12,6 +12,12 @@ pile of 500s and half-finished retries. Sized to the database pool (the scarce r
 of a request), the bound keeps the queue short, so latency stays bounded for the requests
 that are admitted and the excess is told early when to come back.
 
+Two budgets when the launch's routes work on the event loop (``on_the_loop``): the loop's,
+one request at a time by default, and the thread pool's, for the pages and the staff
+console. A request is counted against the budget of where it will work, decided from its
+route when it arrives (``blocking.LoopRoutes``), so a page rendering in the pool never makes
+the loop's next request wait or be shed while the loop is free.
+
 The probes, ``/metrics`` and ``/static/`` are never shed: an overloaded process is busy,
 not dead, and its operators need to see it (and a buyer's waiting page, its stylesheet).
 Payment webhooks are never shed either, but they do take a slot: they finish work that was
@@ -60,6 +66,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marque.domain.errors import Unavailable
+from marque.entrypoints.api.blocking import ON_THE_LOOP
 from marque.entrypoints.api.cookies import cookie_values
 from marque.entrypoints.api.waiting_room import (
     TICKET_COOKIE,
@@ -223,6 +230,8 @@ class BackpressureMiddleware:
         waiting_page: Callable[[str, int], bytes] | None = None,
         cookie_secure: bool = False,
         registry: CollectorRegistry | None = None,
+        on_the_loop: Callable[[str, str], bool] | None = None,
+        max_in_flight_in_pool: int | None = None,
         exempt_paths: frozenset[str] = EXEMPT_PATHS,
         priority_prefixes: tuple[str, ...] = PRIORITY_PREFIXES,
         follow_up_prefixes: tuple[str, ...] = FOLLOW_UP_PREFIXES,
@@ -231,6 +240,17 @@ class BackpressureMiddleware:
         self.limiter = InFlightLimiter(
             max_in_flight,
             max_waiting=max_in_flight,
+            max_wait=max_wait_seconds,
+            ahead_wait=ahead_wait_seconds,
+        )
+        #: Which requests work on the event loop (``blocking.LoopRoutes``); None: all work
+        #: in the thread pool, under ``limiter`` alone.
+        self.on_the_loop = on_the_loop
+        pool_limit = max_in_flight_in_pool or DEFAULT_MAX_IN_FLIGHT
+        #: The thread pool's budget when the loop has its own (``limiter``).
+        self.pool_limiter = InFlightLimiter(
+            pool_limit,
+            max_waiting=pool_limit,
             max_wait=max_wait_seconds,
             ahead_wait=ahead_wait_seconds,
         )
@@ -256,7 +276,7 @@ class BackpressureMiddleware:
             "Requests this process is working on now (probes and metrics not counted)",
             registry=registry,
         )
-        in_flight.set_function(lambda: self.limiter.in_flight)
+        in_flight.set_function(lambda: self.limiter.in_flight + self.pool_limiter.in_flight)
         booked = Gauge(
             "marque_waiting_room_booked",
             "Shed requests this process has told to come back in a second still to come, by "
@@ -280,16 +300,20 @@ class BackpressureMiddleware:
         if not path or path in self.exempt_paths or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
+        on_loop = self.on_the_loop is not None and self.on_the_loop(scope["method"], path)
+        limiter = self.limiter if on_loop or self.on_the_loop is None else self.pool_limiter
         if path.startswith(self.priority_prefixes):
-            self.limiter.force()
-        elif not await self._admit(scope, path, send):
+            limiter.force()
+        elif not await self._admit(limiter, scope, path, send):
             return
+        placed = ON_THE_LOOP.set(on_loop)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.limiter.release()
+            ON_THE_LOOP.reset(placed)
+            limiter.release()
 
-    async def _admit(self, scope: Scope, path: str, send: Send) -> bool:
+    async def _admit(self, limiter: InFlightLimiter, scope: Scope, path: str, send: Send) -> bool:
         """A slot for the request (True), or its 503 sent with the second to come back in."""
         caller = _Caller.of(scope)
         state, due = self.tickets.check(caller.ticket, caller.holder)
@@ -302,7 +326,7 @@ class BackpressureMiddleware:
         # orders to come back minutes later; nor all after the least wait: that turned them
         # into a storm of retries that crowded out the returns (docs/decisions.md).
         book = self.follow_ups if follow_up else self.schedule
-        if await self.limiter.acquire(lane):
+        if await limiter.acquire(lane):
             book.started()
             return True
         self.shed.labels(scope.get("method", "")).inc()
@@ -435,22 +459,24 @@ _COOKIES: Final = frozenset({SESSION_COOKIE, TICKET_COOKIE})
 
 #: Requests one process works on at once by default (measured, docs/decisions.md).
 DEFAULT_MAX_IN_FLIGHT: Final = 4
-#: The same with the launch's routes on the event loop (``MARQUE_ROUTES_ON_EVENT_LOOP``).
-ON_THE_LOOP_MAX_IN_FLIGHT: Final = 2
+#: The event loop's budget when the launch's routes work there (``MARQUE_ROUTES_ON_EVENT_LOOP``).
+ON_THE_LOOP_MAX_IN_FLIGHT: Final = 1
 
 
 def default_max_in_flight(db_pool_size: int, *, routes_on_event_loop: bool = False) -> int:
-    """Two requests at once when the launch's routes work on the event loop; else four;
-    never more than the database pool keeps open.
+    """The budget of the launch's routes: one request at a time when they work on the event
+    loop; else four, never more than the database pool keeps open. (The thread pool's
+    budget, with the routes on the loop, is the second: ``routes_on_event_loop=False``.)
 
     On the loop a process works on one launch request at a time whatever the limit: a
     higher one only queues admitted requests inside the process, where each turn of the
     loop works through all of them before it reads and sheds what came in meanwhile.
     Measured under a 3x overload (2 workers, 2 cores; docs/decisions.md): limits 4 / 2 / 1
     carried 35.1 / 38.0 / 40.0 paid reservations/s and answered shed requests in 450 / 341
-    / 178 ms p99. Not 1: the pages and the staff console still run in the thread pool, and
-    with one slot a second page request arriving while one renders waited its 10 ms and was
-    shed, even on an idle server (a double-submitted reserve form got a 503).
+    / 178 ms p99. The pages and the staff console work in the thread pool under a budget of
+    their own (``BackpressureMiddleware``'s ``on_the_loop``), so a page that renders does
+    not hold the loop's one slot (with one budget for both, a second page request waited
+    its 10 ms and was shed on an idle server).
 
     In the thread pool a process's requests share one GIL: four keep its core busy through
     their database waits, and more only queue inside the process, where the event loop that

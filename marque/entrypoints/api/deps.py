@@ -60,13 +60,11 @@ async def get_actor(request: Request, container: ContainerDep) -> Actor:
     if token is not None:
         actor = auth_service.cached_actor(container, token)
         if actor is None:
-            actor = await run_blocking(
-                container, lambda: auth_service.authenticate_token(container, token)
-            )
+            actor = await run_blocking(lambda: auth_service.authenticate_token(container, token))
     elif session:
         actor = auth_service.cached_actor(container, session, kind=TokenKind.SESSION)
         if actor is None:
-            actor = await run_blocking(container, lambda: _from_cookie(container, request))
+            actor = await run_blocking(lambda: _from_cookie(container, request))
     else:
         actor = ANONYMOUS
     request.state.actor = actor

@@ -85,7 +85,6 @@ async def create_configuration(
     body: ConfigurationIn, response: Response, container: ContainerDep, _: TranslatorDep
 ) -> ConfigurationOut:
     result = await run_blocking(
-        container,
         lambda: catalog_service.configure(container, body.model, body.trim, body.options),
     )
     if not result.created:

@@ -17,7 +17,7 @@ from marque.bootstrap import Container
 from marque.domain.errors import Forbidden, Unauthenticated
 from marque.domain.identity import Actor
 from marque.entrypoints.api import cursors
-from marque.entrypoints.api.blocking import run_blocking
+from marque.entrypoints.api.blocking import asks_payment_provider, run_blocking
 from marque.entrypoints.api.deps import ActorDep, ContainerDep, CustomerDep, TranslatorDep
 from marque.entrypoints.api.idempotent import (
     CallOut,
@@ -117,6 +117,7 @@ def _once_per_key_on_order(
         ),
     },
 )
+@asks_payment_provider
 async def reserve(
     body: ReserveIn,
     request: Request,
@@ -161,9 +162,7 @@ async def reserve(
         return CallOut(remote=ask, answer=answer)
 
     return await run_blocking(
-        container,
-        lambda: run_once_per_key(request, container, actor, idempotency_key, body, work),
-        calls_provider=True,
+        lambda: run_once_per_key(request, container, actor, idempotency_key, body, work)
     )
 
 
@@ -178,12 +177,11 @@ async def reserve(
         404: NOT_FOUND,
     },
 )
+@asks_payment_provider  # asks again for a pay URL the provider did not give at first
 async def get_payment(order_id: str, container: ContainerDep, actor: ActorDep) -> Response:
     _require_signed_in(actor)
     return await run_blocking(
-        container,
-        lambda: model_json(PaymentOut.of(payments.current_payment(container, actor, order_id))),
-        calls_provider=True,  # asks again for a pay URL the provider did not give at first
+        lambda: model_json(PaymentOut.of(payments.current_payment(container, actor, order_id)))
     )
 
 
@@ -213,7 +211,6 @@ async def lock(
         return status.HTTP_200_OK, OrderDetailOut.of_detail(detail, _)
 
     return await run_blocking(
-        container,
         lambda: _once_per_key_on_order(
             request, container, actor, order_id, idempotency_key, body, work
         ),
@@ -260,7 +257,6 @@ async def cancel(
         )
 
     return await run_blocking(
-        container,
         lambda: _once_per_key_on_order(
             request, container, actor, order_id, idempotency_key, body, work
         ),
@@ -306,9 +302,7 @@ async def get_order(
     order_id: str, container: ContainerDep, actor: ActorDep, _: TranslatorDep
 ) -> Response:
     _require_signed_in(actor)
-    return await run_blocking(
-        container, lambda: model_json(detail_out(container, actor, order_id, _))
-    )
+    return await run_blocking(lambda: model_json(detail_out(container, actor, order_id, _)))
 
 
 @router.get(

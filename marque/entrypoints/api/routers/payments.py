@@ -45,7 +45,6 @@ async def receive_webhook(provider: str, request: Request) -> WebhookOut:
     body = await request.body()
     headers = {key.lower(): value for key, value in request.headers.items()}
     result = await run_blocking(
-        container,
         lambda: payments.handle_webhook(container, provider[:32], headers, body[:MAX_BODY]),
     )
     return WebhookOut(outcome=result.outcome, duplicate=result.duplicate)

@@ -121,7 +121,6 @@ async def succeed_payment(
     provider = sandbox_provider(container)
     # The sandbox is the provider itself, in this process: its work never leaves the machine.
     view = await run_blocking(
-        container,
         lambda: provider.complete_and_inspect(reference, succeeded=True, captured=_captured(body)),
     )
     return payment_out(view)
