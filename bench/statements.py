@@ -38,6 +38,7 @@ class Counts:
     def __init__(self, engine: Engine) -> None:
         self.now: Counter[str] = Counter()
         self.sql: list[str] = []
+        self.functions: Counter[Any] = Counter()
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine.pool, "checkout", self._checkout)
         event.listen(engine, "commit", self._commit)
@@ -47,9 +48,11 @@ class Counts:
         """Count Python function calls in every thread from now on (the route's work runs
         in the thread pool, the framework's on the event loop)."""
 
-        def profile(_frame: Any, event_name: str, _arg: Any) -> None:
+        def profile(frame: Any, event_name: str, _arg: Any) -> None:
             if event_name == "call":
                 self.now["calls"] += 1
+                if self.show_functions:
+                    self.functions[frame.f_code] += 1
 
         sys.setprofile(profile)
         threading.setprofile(profile)
@@ -68,14 +71,43 @@ class Counts:
         self.now["rollbacks"] += 1
 
     def take(self) -> dict[str, Any]:
+        functions = dict(self.functions)  # a C-level copy: the profiler counts on meanwhile
         taken: dict[str, Any] = dict(self.now)
         if self.show_sql:
             taken["sql"] = self.sql[:]
+        if self.show_functions:
+            taken["by_package"] = _by_package(functions)
+            most = sorted(functions.items(), key=lambda item: -item[1])[: self.show_functions]
+            taken["functions"] = [f"{count} {_where(code)}:{code.co_name}" for code, count in most]
         self.now.clear()
         self.sql.clear()
+        self.functions.clear()
         return taken
 
     show_sql = False
+    #: How many of the most called functions to list per step (0: none).
+    show_functions = 0
+
+
+def _where(code: Any) -> str:
+    """A code object's file, from its package on (``sqlalchemy/pool/base.py``)."""
+    path = code.co_filename
+    for marker in ("/site-packages/", "/lib/python3."):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    else:
+        path = path.rsplit("/marque/", 1)[-1] if "/marque/" in path else path
+        path = "marque/" + path if not path.startswith(("bench", "<")) else path
+    return path
+
+
+def _by_package(functions: dict[Any, int]) -> dict[str, int]:
+    """Calls by top-level package (marque, sqlalchemy, psycopg, starlette ...)."""
+    packages: Counter[str] = Counter()
+    for code, count in functions.items():
+        packages[_where(code).split("/", 1)[0].split(".", 1)[0]] += count
+    return dict(packages.most_common())
 
 
 async def journey(client: httpx.AsyncClient, token: str, counts: Counts) -> dict[str, Any]:
@@ -123,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sql", action="store_true", help="also list each step's statements (SQL text)"
     )
+    parser.add_argument(
+        "--functions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count each step's calls by package and list its N most called functions",
+    )
     args = parser.parse_args(argv)
     url = fresh_database(args.database_url)
     try:
@@ -135,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_up, buyer = provision_buyers(container.engine, 2)
         counts = Counts(container.engine)
         counts.show_sql = args.sql
+        counts.show_functions = args.functions
         app = create_app(container)
 
         async def run() -> dict[str, Any]:
@@ -156,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     total = Counter[str]()
     for name, numbers in steps.items():
         if name not in ("reserve_replay", "webhook_duplicate", "configure", "poll"):
-            total.update({k: v for k, v in numbers.items() if k not in ("status", "sql")})
+            total.update({k: v for k, v in numbers.items() if isinstance(v, int) and k != "status"})
     print("reserve + pay + webhook + lock:", dict(total))
     return 0
 
