@@ -6,6 +6,7 @@ import json
 import os
 import platform
 from collections import defaultdict
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,19 @@ PG_SETTINGS = (
 )
 
 
+LIBRARIES = ("fastapi", "starlette", "uvicorn", "pydantic", "sqlalchemy", "psycopg", "aiohttp")
+
+
+def _versions(names: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
 def machine(engine: Engine | None) -> dict[str, Any]:
     cpu_model = "?"
     try:
@@ -43,6 +57,8 @@ def machine(engine: Engine | None) -> dict[str, Any]:
         "cpu_model": cpu_model,
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
+        # The server runs in this environment: its libraries' speed changes between releases.
+        "libraries": _versions(LIBRARIES),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     if engine is not None and engine.dialect.name == "sqlite":

@@ -628,16 +628,39 @@ def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
 
 def test_steps_of_begun_journeys_wait_as_long_as_returns_not_the_newcomers_short_wait() -> None:
     async def scenario() -> None:
-        limiter = InFlightLimiter(1, max_waiting=1, max_wait=0, ahead_wait=3600)
+        limiter = InFlightLimiter(
+            1, max_waiting=1, max_wait=0, max_follow_ups_waiting=2, ahead_wait=3600
+        )
         assert await limiter.acquire(Lane.NEW)
         assert not await limiter.acquire(Lane.NEW), "a newcomer may not wait (max_wait 0)"
-        follow_up = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
-        await settle(lambda: limiter.waiting == 1)
-        assert not await limiter.acquire(Lane.FOLLOW_UP), "as many follow-ups wait as run"
+        follow_ups = [asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP)) for _ in range(2)]
+        await settle(lambda: limiter.waiting == 2)
+        assert not await limiter.acquire(Lane.FOLLOW_UP), "at most max_follow_ups_waiting"
 
         limiter.release()
+        assert await follow_ups[0], "it waited for the slot instead of being shed"
+        limiter.release()
+        assert await follow_ups[1]
+        limiter.release()
+        assert limiter.in_flight == 0
 
-        assert await follow_up, "it waited for the slot instead of being shed"
+    asyncio.run(scenario())
+
+
+def test_by_default_a_slot_has_room_for_eight_waiting_follow_ups() -> None:
+    """On the loop a slot serves several requests within the follow-ups' wait: with room
+    for one, a one-slot process shed a follow-up whenever two came at once."""
+
+    async def scenario() -> None:
+        limiter = InFlightLimiter(1, max_waiting=1, max_wait=0, ahead_wait=3600)
+        assert await limiter.acquire(Lane.NEW)
+        waiting = [asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP)) for _ in range(8)]
+        await settle(lambda: limiter.waiting == 8)
+
+        assert not await limiter.acquire(Lane.FOLLOW_UP), "the ninth is shed"
+        for _ in waiting:
+            limiter.release()
+        assert all(await asyncio.gather(*waiting))
         limiter.release()
         assert limiter.in_flight == 0
 
