@@ -647,6 +647,49 @@ def test_steps_of_begun_journeys_wait_as_long_as_returns_not_the_newcomers_short
     asyncio.run(scenario())
 
 
+def test_a_caller_who_would_wait_in_vain_is_turned_away_at_once() -> None:
+    """Slots are held 3,000 s on average and a follow-up may wait 3,600 s: the first in line
+    waits (3,000 s ahead of it), the second would wait 6,000 s and is shed without waiting;
+    the estimate learns from each release."""
+
+    async def scenario() -> None:
+        limiter = InFlightLimiter(1, max_waiting=1, max_wait=0, ahead_wait=3600)
+        assert await limiter.acquire(Lane.NEW)
+        limiter.release(held=3000)
+        assert limiter.mean_hold == 3000
+        assert await limiter.acquire(Lane.NEW)
+        first = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(lambda: limiter.waiting == 1)
+
+        second = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(second.done)  # answered in a few turns of the loop, no time passing
+
+        assert second.result() is False
+        assert limiter.waiting == 1
+        limiter.release(held=1000)  # the slot passes to the first
+        assert limiter.mean_hold == 2800
+        assert await first
+        limiter.release()
+        assert limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_middleware_teaches_the_limiter_how_long_requests_hold_their_slot() -> None:
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = middleware(app, limit=1, wait=0)
+        running = asyncio.create_task(request(asgi))
+        await settle(lambda: len(app.started) == 1)
+        assert asgi.limiter.mean_hold == 0
+
+        app.release.set()
+        assert (await running).status == 200
+        assert asgi.limiter.mean_hold > 0
+
+    asyncio.run(scenario())
+
+
 def test_by_default_a_slot_has_room_for_eight_waiting_follow_ups() -> None:
     """On the loop a slot serves several requests within the follow-ups' wait: with room
     for one, a one-slot process shed a follow-up whenever two came at once."""

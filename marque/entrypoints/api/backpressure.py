@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,9 +122,12 @@ AHEAD_WAIT_SECONDS: Final = 0.04
 RETURNS_WAITING_PER_SLOT: Final = 8
 #: As many follow-ups may wait: a slot serves several requests within ``AHEAD_WAIT_SECONDS``
 #: (on the event loop a launch request takes a few milliseconds), and with room for one
-#: per slot, a process with one slot shed a follow-up whenever two came at once: 145 locks
-#: and 106 polls of paid orders under an overload, against 8 and 14 with two slots.
+#: per slot, a process with one slot shed a follow-up whenever two came at once: under an
+#: overload 2,481-2,953 lock requests of paid orders were shed (1,123 with two slots), with
+#: eight 288-341 (docs/benchmarks.md, eleventh session).
 FOLLOW_UPS_WAITING_PER_SLOT: Final = 8
+#: How fast the mean time a slot is held follows each new request's (exponential smoothing).
+HOLD_SMOOTHING: Final = 0.1
 
 
 class InFlightLimiter:
@@ -137,6 +141,12 @@ class InFlightLimiter:
     Newcomers wait at most ``max_wait`` s, follow-ups and returns ``ahead_wait`` s; at most
     ``max_waiting`` newcomers, ``max_follow_ups_waiting`` follow-ups and
     ``max_returns_waiting`` returns wait.
+
+    A caller who would wait in vain is turned away at once: from the mean time a slot is
+    held (``release(held=...)``), the wait of the one behind everyone ahead of it in its
+    lane and the lanes before it is about ``(ahead + 1) * mean_hold / limit``; when that is
+    longer than it may wait, waiting would only delay its 503 (under an overload the
+    server's log showed shed answers at 60-86 ms p95-p99, nearly all of it such waits).
     """
 
     def __init__(
@@ -164,6 +174,8 @@ class InFlightLimiter:
         )
         self.ahead_wait = max(0.0, ahead_wait)
         self.in_flight = 0
+        #: Seconds a slot is held, smoothed over the requests released; 0 until measured.
+        self.mean_hold = 0.0
         self._lanes: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Lane)
 
     @property
@@ -184,7 +196,7 @@ class InFlightLimiter:
             wait, room = self.ahead_wait, self.max_returns_waiting
         else:
             wait, room = self.ahead_wait, self.max_follow_ups_waiting
-        if wait <= 0 or len(queue) >= room:
+        if wait <= 0 or len(queue) >= room or self._would_wait_longer(lane, wait):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
@@ -202,7 +214,20 @@ class InFlightLimiter:
         """Take a slot even over the limit (priority work); ``release`` it as usual."""
         self.in_flight += 1
 
-    def release(self) -> None:
+    def _would_wait_longer(self, lane: Lane, wait: float) -> bool:
+        if self.mean_hold <= 0:
+            return False
+        ahead = sum(len(self._lanes[earlier]) for earlier in range(lane + 1))
+        return (ahead + 1) * self.mean_hold / self.limit > wait
+
+    def release(self, held: float | None = None) -> None:
+        """Give the slot back (to the next waiter, if any); ``held``: for how long, in
+        seconds, which the estimate of waits learns from."""
+        if held is not None and held >= 0:
+            if self.mean_hold <= 0:
+                self.mean_hold = held
+            else:
+                self.mean_hold += HOLD_SMOOTHING * (held - self.mean_hold)
         if self.in_flight > self.limit:  # a forced slot: nothing to hand over
             self.in_flight -= 1
             return
@@ -288,6 +313,18 @@ class BackpressureMiddleware:
             registry=registry,
         )
         in_flight.set_function(lambda: self.limiter.in_flight + self.pool_limiter.in_flight)
+        mean_hold = Gauge(
+            "marque_http_slot_mean_hold_seconds",
+            "How long a request holds its slot, smoothed; a request that would wait longer "
+            "than it may for a slot is shed at once",
+            ["budget"],
+            registry=registry,
+        )
+        mean_hold.labels("loop" if on_the_loop else "all").set_function(
+            lambda: self.limiter.mean_hold
+        )
+        if on_the_loop:
+            mean_hold.labels("pool").set_function(lambda: self.pool_limiter.mean_hold)
         booked = Gauge(
             "marque_waiting_room_booked",
             "Shed requests this process has told to come back in a second still to come, by "
@@ -318,11 +355,12 @@ class BackpressureMiddleware:
         elif not await self._admit(limiter, scope, path, send):
             return
         placed = ON_THE_LOOP.set(on_loop)
+        started = time.monotonic()
         try:
             await self.app(scope, receive, send)
         finally:
             ON_THE_LOOP.reset(placed)
-            limiter.release()
+            limiter.release(held=time.monotonic() - started)
 
     async def _admit(self, limiter: InFlightLimiter, scope: Scope, path: str, send: Send) -> bool:
         """A slot for the request (True), or its 503 sent with the second to come back in."""
