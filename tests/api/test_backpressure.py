@@ -672,6 +672,13 @@ def test_a_caller_who_would_wait_in_vain_is_turned_away_at_once() -> None:
         limiter.release()
         assert limiter.in_flight == 0
 
+        # Priority work over the limit (a payment webhook) runs before a waiter gets in.
+        assert await limiter.acquire(Lane.NEW)
+        limiter.force()
+        behind_the_webhook = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(behind_the_webhook.done)
+        assert behind_the_webhook.result() is False, "2 x 2,800 s > 3,600 s"
+
     asyncio.run(scenario())
 
 

@@ -144,7 +144,8 @@ class InFlightLimiter:
 
     A caller who would wait in vain is turned away at once: from the mean time a slot is
     held (``release(held=...)``), the wait of the one behind everyone ahead of it in its
-    lane and the lanes before it is about ``(ahead + 1) * mean_hold / limit``; when that is
+    lane and the lanes before it, and behind the priority work over the limit, is about
+    ``(ahead + forced + 1) * mean_hold / limit``; when that is
     longer than it may wait, waiting would only delay its 503 (under an overload the
     server's log showed shed answers at 60-86 ms p95-p99, nearly all of it such waits).
     """
@@ -218,7 +219,8 @@ class InFlightLimiter:
         if self.mean_hold <= 0:
             return False
         ahead = sum(len(self._lanes[earlier]) for earlier in range(lane + 1))
-        return (ahead + 1) * self.mean_hold / self.limit > wait
+        forced = max(0, self.in_flight - self.limit)  # priority work over the limit runs too
+        return (ahead + forced + 1) * self.mean_hold / self.limit > wait
 
     def release(self, held: float | None = None) -> None:
         """Give the slot back (to the next waiter, if any); ``held``: for how long, in
