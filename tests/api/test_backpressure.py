@@ -647,8 +647,8 @@ def test_steps_of_begun_journeys_wait_as_long_as_returns_not_the_newcomers_short
     asyncio.run(scenario())
 
 
-def test_a_caller_who_would_wait_in_vain_is_turned_away_at_once() -> None:
-    """Slots are held 3,000 s on average and a follow-up may wait 3,600 s: the first in line
+def test_a_return_that_would_wait_in_vain_is_turned_away_at_once() -> None:
+    """Slots are held 3,000 s on average and a return may wait 3,600 s: the first in line
     waits (3,000 s ahead of it), the second would wait 6,000 s and is shed without waiting;
     the estimate learns from each release."""
 
@@ -658,10 +658,10 @@ def test_a_caller_who_would_wait_in_vain_is_turned_away_at_once() -> None:
         limiter.release(held=3000)
         assert limiter.mean_hold == 3000
         assert await limiter.acquire(Lane.NEW)
-        first = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        first = asyncio.create_task(limiter.acquire(Lane.RETURN))
         await settle(lambda: limiter.waiting == 1)
 
-        second = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        second = asyncio.create_task(limiter.acquire(Lane.RETURN))
         await settle(second.done)  # answered in a few turns of the loop, no time passing
 
         assert second.result() is False
@@ -675,9 +675,19 @@ def test_a_caller_who_would_wait_in_vain_is_turned_away_at_once() -> None:
         # Priority work over the limit (a payment webhook) runs before a waiter gets in.
         assert await limiter.acquire(Lane.NEW)
         limiter.force()
-        behind_the_webhook = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        behind_the_webhook = asyncio.create_task(limiter.acquire(Lane.RETURN))
         await settle(behind_the_webhook.done)
         assert behind_the_webhook.result() is False, "2 x 2,800 s > 3,600 s"
+
+        # A follow-up waits its full time whatever the estimate: a begun journey.
+        follow_up = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(lambda: limiter.waiting == 1)
+        limiter.release()  # the webhook's slot, over the limit: nothing handed over
+        assert not follow_up.done()
+        limiter.release()
+        assert await follow_up
+        limiter.release()
+        assert limiter.in_flight == 0
 
     asyncio.run(scenario())
 
