@@ -49,11 +49,13 @@ Message = dict[str, Any]
 
 
 class BlockingApp:
-    """An ASGI app whose every request waits for ``release`` before answering 200."""
+    """An ASGI app whose every request waits for ``release`` before answering 200; it notes
+    whether each request was placed on the event loop (``blocking.ON_THE_LOOP``)."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.started: list[str] = []
+        self.placed: dict[str, bool] = {}
 
     async def __call__(
         self,
@@ -62,6 +64,7 @@ class BlockingApp:
         send: Callable[[Message], Awaitable[None]],
     ) -> None:
         self.started.append(scope["path"])
+        self.placed[scope["path"]] = ON_THE_LOOP.get()
         if scope["path"] not in ("/healthz", "/metrics", "/static/site.css"):
             await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -538,30 +541,13 @@ def test_with_the_routes_on_the_event_loop_it_works_on_one_of_them_at_a_time() -
     assert default_max_in_flight(1, routes_on_event_loop=True) == 1
 
 
-class PlacedApp(BlockingApp):
-    """A ``BlockingApp`` that also notes, per request, whether it was placed on the loop."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.placed: dict[str, bool] = {}
-
-    async def __call__(
-        self,
-        scope: Message,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
-        self.placed[scope["path"]] = ON_THE_LOOP.get()
-        await super().__call__(scope, receive, send)
-
-
 def test_the_event_loop_and_the_thread_pool_have_a_budget_each() -> None:
     """One slot on the loop, one in the pool: a page rendering in the pool does not take
     the loop's slot (with one budget for both, a second request was shed while the loop
     was free), and each budget sheds its own excess."""
 
     async def scenario() -> None:
-        app = PlacedApp()
+        app = BlockingApp()
         asgi = BackpressureMiddleware(
             app,  # type: ignore[arg-type]
             max_in_flight=1,
@@ -594,7 +580,7 @@ def test_the_event_loop_and_the_thread_pool_have_a_budget_each() -> None:
 
 def test_without_a_placement_every_request_shares_one_budget_in_the_pool() -> None:
     async def scenario() -> None:
-        app = PlacedApp()
+        app = BlockingApp()
         asgi = middleware(app, limit=1, wait=0)
         page = asyncio.create_task(request(asgi, "/orders/new", browser=True))
         await settle(lambda: len(app.started) == 1)
@@ -696,8 +682,7 @@ def test_the_middleware_teaches_the_limiter_how_long_requests_hold_their_slot() 
     async def scenario() -> None:
         app = BlockingApp()
         asgi = middleware(app, limit=1, wait=0)
-        running = asyncio.create_task(request(asgi))
-        await settle(lambda: len(app.started) == 1)
+        running = await full(asgi, app)
         assert asgi.limiter.mean_hold == 0
 
         app.release.set()
