@@ -162,6 +162,7 @@ class InFlightLimiter:
         max_returns_waiting: int | None = None,
         max_follow_ups_waiting: int | None = None,
         ahead_wait: float = AHEAD_WAIT_SECONDS,
+        priority_waits: bool = False,
     ) -> None:
         if limit < 1:
             raise ValueError("the in-flight limit must be at least 1")
@@ -180,6 +181,10 @@ class InFlightLimiter:
         self.in_flight = 0
         #: Seconds a slot is held, smoothed over the requests released; 0 until measured.
         self.mean_hold = 0.0
+        #: Priority work waits for a slot, first in line, instead of running over the
+        #: limit (``priority``).
+        self.priority_waits = priority_waits
+        self._priority: deque[asyncio.Future[None]] = deque()
         self._lanes: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Lane)
 
     @property
@@ -187,12 +192,14 @@ class InFlightLimiter:
         return sum(1 for lane in self._lanes for w in lane if not w.done())
 
     async def acquire(self, lane: Lane = Lane.NEW) -> bool:
-        ahead = any(self._lanes[earlier] for earlier in range(lane + 1))
+        ahead = bool(self._priority) or any(self._lanes[earlier] for earlier in range(lane + 1))
         if self.in_flight < self.limit and not ahead:
             self.in_flight += 1
             return True
-        if lane is Lane.NEW and (self._lanes[Lane.FOLLOW_UP] or self._lanes[Lane.RETURN]):
-            return False  # it would only wait behind journeys begun or returns due
+        if lane is Lane.NEW and (
+            self._priority or self._lanes[Lane.FOLLOW_UP] or self._lanes[Lane.RETURN]
+        ):
+            return False  # it would only wait behind payments, journeys begun or returns due
         queue = self._lanes[lane]
         if lane is Lane.NEW:
             wait, room = self.max_wait, self.max_waiting
@@ -220,10 +227,27 @@ class InFlightLimiter:
         """Take a slot even over the limit (priority work); ``release`` it as usual."""
         self.in_flight += 1
 
+    async def priority(self) -> None:
+        """A slot for priority work, never refused: over the limit at once, or, with
+        ``priority_waits``, the next free slot, before every lane."""
+        if not self.priority_waits:
+            self.force()
+            return
+        if self.in_flight < self.limit and not self._priority:
+            self.in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._priority.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            self._give_up(self._priority, waiter)
+            raise
+
     def _would_wait_longer(self, lane: Lane, wait: float) -> bool:
         if self.mean_hold <= 0:
             return False
-        ahead = sum(len(self._lanes[earlier]) for earlier in range(lane + 1))
+        ahead = len(self._priority) + sum(len(self._lanes[e]) for e in range(lane + 1))
         forced = max(0, self.in_flight - self.limit)  # priority work over the limit runs too
         return (ahead + forced + 1) * self.mean_hold / self.limit > wait
 
@@ -238,7 +262,7 @@ class InFlightLimiter:
         if self.in_flight > self.limit:  # a forced slot: nothing to hand over
             self.in_flight -= 1
             return
-        for queue in self._lanes:
+        for queue in (self._priority, *self._lanes):
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
@@ -285,6 +309,9 @@ class BackpressureMiddleware:
             max_waiting=max_in_flight,
             max_wait=max_wait_seconds,
             ahead_wait=ahead_wait_seconds,
+            # On the loop, "over the limit" is not at the same time, only sooner: a payment
+            # that jumps in lengthens the turn that a shed answer waits behind.
+            priority_waits=on_the_loop is not None,
         )
         #: Which requests work on the event loop (``blocking.LoopRoutes``); None: all work
         #: in the thread pool, under ``limiter`` alone.
@@ -358,7 +385,7 @@ class BackpressureMiddleware:
         on_loop = self.on_the_loop is not None and self.on_the_loop(scope["method"], path)
         limiter = self.limiter if on_loop or self.on_the_loop is None else self.pool_limiter
         if path.startswith(self.priority_prefixes):
-            limiter.force()
+            await limiter.priority()
         elif not await self._admit(limiter, scope, path, send):
             return
         placed = ON_THE_LOOP.set(on_loop)
