@@ -482,6 +482,45 @@ def test_payments_are_admitted_when_full_and_take_a_slot_while_they_run(priority
     asyncio.run(scenario())
 
 
+def test_on_the_loop_payments_wait_first_in_line_instead_of_running_over_the_limit() -> None:
+    """On the event loop two requests never run at once, so "over the limit" only meant
+    "sooner": a payment waits for the next free slot, before the follow-ups, never shed,
+    and new work is shed while it waits."""
+
+    async def scenario() -> None:
+        app = BlockingApp()
+        asgi = BackpressureMiddleware(
+            app,  # type: ignore[arg-type]
+            max_in_flight=1,
+            on_the_loop=lambda _method, _path: True,
+            max_wait_seconds=3600,
+            ahead_wait_seconds=3600,
+            retry_after_seconds=3,
+            default_locale="en",
+            ticket_secret=SECRET,
+            registry=CollectorRegistry(),
+        )
+        buyer = asyncio.create_task(request(asgi, "/api/v1/orders"))
+        await settle(lambda: len(app.started) == 1)
+        lock = asyncio.create_task(request(asgi, "/api/v1/orders/O-1/lock"))
+        await settle(lambda: asgi.limiter.waiting == 1)
+        webhook = asyncio.create_task(request(asgi, "/api/v1/payments/webhooks/sandbox"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+        assert app.started == ["/api/v1/orders"], "the payment waits for the slot"
+        assert asgi.limiter.in_flight == 1
+        assert (await request(asgi, "/api/v1/configurations")).status == 503
+        app.release.set()
+        answers = await asyncio.gather(buyer, webhook, lock)
+
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert app.started[1:] == ["/api/v1/payments/webhooks/sandbox", "/api/v1/orders/O-1/lock"]
+        assert asgi.limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
 def test_the_next_step_of_a_begun_journey_is_served_before_new_work_that_waited_longer() -> None:
     async def scenario() -> None:
         app = BlockingApp()
