@@ -482,10 +482,34 @@ def test_payments_are_admitted_when_full_and_take_a_slot_while_they_run(priority
     asyncio.run(scenario())
 
 
-def test_on_the_loop_payments_wait_first_in_line_instead_of_running_over_the_limit() -> None:
+def test_a_waiting_payment_is_never_refused_when_follow_ups_may_not_wait() -> None:
+    async def scenario() -> None:
+        limiter = InFlightLimiter(
+            1,
+            max_waiting=1,
+            max_wait=0,
+            max_follow_ups_waiting=0,
+            ahead_wait=0,
+            priority_waits=True,
+        )
+        assert await limiter.acquire(Lane.NEW)
+        payment = asyncio.create_task(limiter.priority())
+        await settle(lambda: limiter.waiting == 1)
+        assert not await limiter.acquire(Lane.FOLLOW_UP), "a follow-up may not wait here"
+
+        limiter.release()
+        await payment
+        assert limiter.in_flight == 1
+        limiter.release()
+        assert limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+def test_on_the_loop_payments_wait_with_the_follow_ups_instead_of_running_over_the_limit() -> None:
     """On the event loop two requests never run at once, so "over the limit" only meant
-    "sooner": a payment waits for the next free slot, before the follow-ups, never shed,
-    and new work is shed while it waits."""
+    "sooner": a payment waits for a slot in the follow-ups' lane, in the order of arrival,
+    never shed (it outwaits the follow-ups' time), and new work is shed while it waits."""
 
     async def scenario() -> None:
         app = BlockingApp()
@@ -515,7 +539,7 @@ def test_on_the_loop_payments_wait_first_in_line_instead_of_running_over_the_lim
         answers = await asyncio.gather(buyer, webhook, lock)
 
         assert [answer.status for answer in answers] == [200, 200, 200]
-        assert app.started[1:] == ["/api/v1/payments/webhooks/sandbox", "/api/v1/orders/O-1/lock"]
+        assert app.started[1:] == ["/api/v1/orders/O-1/lock", "/api/v1/payments/webhooks/sandbox"]
         assert asgi.limiter.in_flight == 0
 
     asyncio.run(scenario())
