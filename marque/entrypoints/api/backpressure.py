@@ -21,7 +21,8 @@ the loop's next request wait or be shed while the loop is free.
 The probes, ``/metrics`` and ``/static/`` are never shed: an overloaded process is busy,
 not dead, and its operators need to see it (and a buyer's waiting page, its stylesheet).
 Payment webhooks are never shed either, but they do take a slot (on the event loop they
-wait for the next one, first in line; in the thread pool they run over the limit at once):
+wait for one with the follow-ups, in the order of arrival, never timed out; in the thread
+pool they run over the limit at once):
 they finish work that was
 admitted earlier (money the buyer has already paid), arrive no faster than those
 reservations were admitted, and a provider that is told to retry backs off for seconds to
