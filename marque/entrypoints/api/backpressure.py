@@ -1,8 +1,10 @@
 """Back-pressure: a server process works on a bounded number of requests at once.
 
 A plain ASGI middleware in front of the application. Up to ``max_in_flight`` requests run
-at once; up to as many more wait at most ``max_wait_seconds`` for a slot, first come first
-served; every other request is answered at once with 503 problem+json ``overload.shed`` and
+at once; a few more wait a short while for a slot, in lanes (``InFlightLimiter``: new work
+as many as there are slots for ``max_wait_seconds``, the next steps of begun journeys and
+returning requests up to eight per slot for longer), first come first served within a
+lane; every other request is answered at once with 503 problem+json ``overload.shed`` and
 a ``Retry-After`` header. A shed request never reaches a route, so nothing is half-done:
 the client may retry it, with the same Idempotency-Key, after ``Retry-After`` seconds.
 
