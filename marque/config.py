@@ -72,11 +72,18 @@ class Settings(BaseSettings):
         "wait as may run)",
     )
     overload_ahead_wait_seconds: float = Field(
-        0.04,
+        0.01,
         ge=0,
-        description="Longest wait for a free slot of a request that goes ahead of newcomers "
-        "(the next step of a begun journey, or a return with a due waiting-room ticket) "
-        "before it is shed",
+        description="Longest wait for a free slot of a return with a due waiting-room ticket "
+        "(it goes ahead of newcomers) before it is shed. The next steps of begun journeys "
+        "wait for their turn instead (MARQUE_OVERLOAD_FOLLOW_UPS_WAITING_PER_SLOT)",
+    )
+    overload_follow_ups_waiting_per_slot: int = Field(
+        8,
+        ge=0,
+        description="Next steps of begun journeys (poll, lock, cancel, read an order) that may "
+        "wait for their turn per in-flight slot, ahead of everyone else; one more is shed at "
+        "once. 0: none waits",
     )
     overload_retry_after_seconds: int = Field(
         1, ge=1, description="Least Retry-After, in seconds, of 503 answers under overload"

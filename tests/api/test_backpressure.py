@@ -91,12 +91,20 @@ class Answer:
 
 
 def middleware(
-    app: BlockingApp, *, limit: int, wait: float, registry: CollectorRegistry | None = None
+    app: BlockingApp,
+    *,
+    limit: int,
+    wait: float,
+    registry: CollectorRegistry | None = None,
+    follow_ups_waiting: int = 0,
 ) -> BackpressureMiddleware:
+    """``follow_ups_waiting`` per slot: none by default, so that a follow-up is shed at once
+    (a waiting one is never timed out)."""
     return BackpressureMiddleware(
         app,  # type: ignore[arg-type]
         max_in_flight=limit,
         max_wait_seconds=wait,
+        follow_ups_waiting_per_slot=follow_ups_waiting,
         retry_after_seconds=3,
         default_locale="en",
         ticket_secret=SECRET,
@@ -548,7 +556,7 @@ def test_on_the_loop_payments_wait_with_the_follow_ups_instead_of_running_over_t
 def test_the_next_step_of_a_begun_journey_is_served_before_new_work_that_waited_longer() -> None:
     async def scenario() -> None:
         app = BlockingApp()
-        asgi = middleware(app, limit=1, wait=3600)
+        asgi = middleware(app, limit=1, wait=3600, follow_ups_waiting=8)
         first = asyncio.create_task(request(asgi, "/api/v1/orders"))
         await settle(lambda: len(app.started) == 1)
         newcomer = asyncio.create_task(request(asgi, "/api/v1/configurations"))
@@ -574,7 +582,7 @@ def test_the_next_step_of_a_begun_journey_is_served_before_new_work_that_waited_
 def test_new_work_is_shed_at_once_while_steps_of_begun_journeys_wait(path: str) -> None:
     async def scenario() -> None:
         app = BlockingApp()
-        asgi = middleware(app, limit=2, wait=3600)  # room for two waiters of each kind
+        asgi = middleware(app, limit=2, wait=3600, follow_ups_waiting=8)
         held = [asyncio.create_task(request(asgi, f"/api/v1/orders/O-{n}")) for n in (1, 2)]
         await settle(lambda: len(app.started) == 2)
         lock = asyncio.create_task(request(asgi, "/api/v1/orders/O-3/lock"))
@@ -675,7 +683,7 @@ def test_a_caller_that_gives_up_while_waiting_leaves_no_slot_behind() -> None:
     asyncio.run(scenario())
 
 
-def test_steps_of_begun_journeys_wait_as_long_as_returns_not_the_newcomers_short_wait() -> None:
+def test_steps_of_begun_journeys_wait_for_their_turn_not_the_newcomers_short_wait() -> None:
     async def scenario() -> None:
         limiter = InFlightLimiter(
             1, max_waiting=1, max_wait=0, max_follow_ups_waiting=2, ahead_wait=3600
@@ -755,8 +763,48 @@ def test_the_middleware_teaches_the_limiter_how_long_requests_hold_their_slot() 
     asyncio.run(scenario())
 
 
+def test_a_follow_up_waits_for_its_turn_however_long_a_return_only_its_wait() -> None:
+    """A return waits its (here 1 ms) and is shed; a follow-up that came before it is still
+    waiting ten times as long after, and gets the next slot. (Timed out like the returns,
+    follow-ups were shed by the hundreds under an overload, each a begun journey delayed
+    by a second.)"""
+
+    async def scenario() -> None:
+        limiter = InFlightLimiter(1, max_waiting=1, max_wait=0, ahead_wait=0.001)
+        assert await limiter.acquire(Lane.NEW)
+        follow_up = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
+        await settle(lambda: limiter.waiting == 1)
+
+        assert not await limiter.acquire(Lane.RETURN), "a return waits 1 ms, then is shed"
+        await asyncio.sleep(0.01)
+        assert not follow_up.done(), "the follow-up still waits for its turn"
+        limiter.release()
+        assert await follow_up
+        limiter.release()
+        assert limiter.in_flight == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_middleware_gives_follow_ups_room_per_slot_in_each_budget() -> None:
+    middleware = BackpressureMiddleware(
+        BlockingApp(),  # type: ignore[arg-type]
+        max_in_flight=2,
+        max_wait_seconds=0,
+        retry_after_seconds=1,
+        default_locale="en",
+        ticket_secret=SECRET,
+        registry=CollectorRegistry(),
+        follow_ups_waiting_per_slot=3,
+        on_the_loop=lambda _method, _path: True,
+        max_in_flight_in_pool=4,
+    )
+    assert middleware.limiter.max_follow_ups_waiting == 6
+    assert middleware.pool_limiter.max_follow_ups_waiting == 12
+
+
 def test_by_default_a_slot_has_room_for_eight_waiting_follow_ups() -> None:
-    """On the loop a slot serves several requests within the follow-ups' wait: with room
+    """On the loop a slot serves several requests in a few tens of milliseconds: with room
     for one, a one-slot process shed a follow-up whenever two came at once."""
 
     async def scenario() -> None:

@@ -91,6 +91,7 @@ def create_app(container: Container) -> FastAPI:
         ),
         max_wait_seconds=settings.max_in_flight_wait_seconds,
         ahead_wait_seconds=settings.overload_ahead_wait_seconds,
+        follow_ups_waiting_per_slot=settings.overload_follow_ups_waiting_per_slot,
         retry_after_seconds=settings.overload_retry_after_seconds,
         retry_after_max_seconds=settings.overload_retry_after_max_seconds,
         default_locale=settings.default_locale,

@@ -38,7 +38,8 @@ shed). Shed requests are counted in
 
 The next step of a journey goes before a new one. A request about an order that exists
 (poll, lock, cancel, read: ``/api/v1/orders/{id}...``, the order pages) waits in a queue of
-its own that a freed slot serves first, and longer than new work may (``AHEAD_WAIT_SECONDS``);
+its own that a freed slot serves first, for its turn however long (only as many wait as
+``FOLLOW_UPS_WAITING_PER_SLOT`` allows, so the turn comes within a few requests' time);
 while such steps wait, new work (a new reservation, a configuration, anything else) is
 shed at once instead of waiting behind them. Under a 3x overload the old single queue shed a
 buyer's payment or lock as readily as a newcomer's reservation: a third of the admitted
@@ -117,19 +118,19 @@ class Lane(IntEnum):
     NEW = 2  # everything else
 
 
-#: How long the lanes ahead of newcomers may wait for a slot (follow-ups and returns), and
-#: how many returns: longer than newcomers, since they go first and so mostly get a slot
-#: within it (with 10 ms, a 3x overload shed most polls and locks of paid orders), and a
-#: return shed again is one more request to answer a second later; but short enough that a
-#: request shed after its wait is told so soon (a wait of 1 s made those answers take a
-#: second). More returns than others wait, because they arrive in bursts.
-AHEAD_WAIT_SECONDS: Final = 0.04
+#: How long a return (a due waiting-room ticket) may wait for a slot, and how many may
+#: wait: as long as a newcomer. It was 40 ms (with the follow-ups, which then shared it):
+#: returns that waited it out and were shed after all made the shed answers' p99 65-69 ms
+#: at the client under a 3x overload; with 10 ms (and follow-ups waiting for their turn)
+#: 31-37 ms, with 20 ms 42-48 (docs/benchmarks.md, twelfth session). More returns than
+#: newcomers wait, because they arrive in bursts.
+AHEAD_WAIT_SECONDS: Final = 0.01
 RETURNS_WAITING_PER_SLOT: Final = 8
-#: As many follow-ups may wait: a slot serves several requests within ``AHEAD_WAIT_SECONDS``
-#: (on the event loop a launch request takes a few milliseconds), and with room for one
-#: per slot, a process with one slot shed a follow-up whenever two came at once: under an
-#: overload 2,481-2,953 lock requests of paid orders were shed (1,123 with two slots), with
-#: eight 288-341 (docs/benchmarks.md, eleventh session).
+#: How many follow-ups may wait for their turn per slot: on the event loop a launch request
+#: takes a few milliseconds, so eight are served within a few tens; with room for one, a
+#: process with one slot shed a follow-up whenever two came at once (under an overload
+#: 2,481-2,953 lock requests of paid orders were shed, with eight 288-341: docs/benchmarks.md,
+#: eleventh session). Beyond the room a follow-up is shed at once.
 FOLLOW_UPS_WAITING_PER_SLOT: Final = 8
 #: How fast the mean time a slot is held follows each new request's (exponential smoothing).
 HOLD_SMOOTHING: Final = 0.1
@@ -143,9 +144,14 @@ class InFlightLimiter:
     straight to the longest-waiting follow-up, else to the longest-waiting return, else to
     the longest-waiting newcomer, so nobody overtakes a queue. New work is turned away at
     once while anyone waits in a lane ahead of it (it could only wait behind them).
-    Newcomers wait at most ``max_wait`` s, follow-ups and returns ``ahead_wait`` s; at most
-    ``max_waiting`` newcomers, ``max_follow_ups_waiting`` follow-ups and
-    ``max_returns_waiting`` returns wait.
+    Newcomers wait at most ``max_wait`` s, returns ``ahead_wait`` s, follow-ups for their
+    turn however long; at most ``max_waiting`` newcomers, ``max_follow_ups_waiting``
+    follow-ups and ``max_returns_waiting`` returns wait. A follow-up is never timed out:
+    its lane goes first, so it waits for at most the few requests ahead of it in that lane,
+    and a begun journey shed is delayed by a second or more (with the returns' 40 ms wait,
+    270-700 lock requests of paid orders were shed in a 3x overload, and shed answers, the
+    follow-ups' among them, took 65-69 ms p99 at the client; untimed: 164-181 and 31-42 ms;
+    docs/benchmarks.md, twelfth session).
 
     A caller who would wait in vain is turned away at once: from the mean time a slot is
     held (``release(held=...)``), the wait of the one behind everyone ahead of it in its
@@ -153,9 +159,8 @@ class InFlightLimiter:
     ``(ahead + forced + 1) * mean_hold / limit``; when that is
     longer than it may wait, waiting would only delay its 503 (under an overload the
     server's log showed shed answers at 60-86 ms p95-p99, nearly all of it such waits).
-    Not a follow-up: it waits its full time, since the estimate is rough and a follow-up
-    shed is a begun journey delayed by a second (estimated for them too, 1.7 times as
-    many locks and polls were shed under an overload).
+    Not a follow-up, which waits for its turn (estimated for them too, 1.7 times as many
+    locks and polls were shed under an overload).
     """
 
     def __init__(
@@ -203,15 +208,16 @@ class InFlightLimiter:
         if lane is Lane.NEW and (self._lanes[Lane.FOLLOW_UP] or self._lanes[Lane.RETURN]):
             return False  # it would only wait behind journeys begun or returns due
         queue = self._lanes[lane]
+        wait: float | None
         if lane is Lane.NEW:
             wait, room = self.max_wait, self.max_waiting
         elif lane is Lane.RETURN:
             wait, room = self.ahead_wait, self.max_returns_waiting
-        else:
-            wait, room = self.ahead_wait, self.max_follow_ups_waiting
-        if wait <= 0 or len(queue) >= room:
+        else:  # for its turn, however long: see the class's docstring
+            wait, room = None, self.max_follow_ups_waiting
+        if (wait is not None and wait <= 0) or len(queue) >= room:
             return False
-        if lane is not Lane.FOLLOW_UP and self._would_wait_longer(lane, wait):
+        if wait is not None and self._would_wait_longer(lane, wait):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
@@ -297,6 +303,7 @@ class BackpressureMiddleware:
         max_wait_seconds: float,
         retry_after_seconds: int,
         ahead_wait_seconds: float = AHEAD_WAIT_SECONDS,
+        follow_ups_waiting_per_slot: int = FOLLOW_UPS_WAITING_PER_SLOT,
         default_locale: str,
         ticket_secret: str,
         retry_after_max_seconds: int | None = None,
@@ -315,6 +322,7 @@ class BackpressureMiddleware:
             max_waiting=max_in_flight,
             max_wait=max_wait_seconds,
             ahead_wait=ahead_wait_seconds,
+            max_follow_ups_waiting=max_in_flight * follow_ups_waiting_per_slot,
             # On the loop, "over the limit" is not at the same time, only sooner: a payment
             # that jumps in lengthens the turn that a shed answer waits behind.
             priority_waits=on_the_loop is not None,
@@ -329,6 +337,7 @@ class BackpressureMiddleware:
             max_waiting=pool_limit,
             max_wait=max_wait_seconds,
             ahead_wait=ahead_wait_seconds,
+            max_follow_ups_waiting=pool_limit * follow_ups_waiting_per_slot,
         )
         base = max(1, int(retry_after_seconds))
         self.schedule = ReturnSchedule(base, retry_after_max_seconds or base)
