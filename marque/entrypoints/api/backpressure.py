@@ -148,10 +148,10 @@ class InFlightLimiter:
     turn however long; at most ``max_waiting`` newcomers, ``max_follow_ups_waiting``
     follow-ups and ``max_returns_waiting`` returns wait. A follow-up is never timed out:
     its lane goes first, so it waits for at most the few requests ahead of it in that lane,
-    and a begun journey shed is delayed by a second or more (with the returns' 40 ms wait,
-    270-700 lock requests of paid orders were shed in a 3x overload, and shed answers, the
-    follow-ups' among them, took 65-69 ms p99 at the client; untimed: 164-181 and 31-42 ms;
-    docs/benchmarks.md, twelfth session).
+    and a begun journey shed is delayed by a second or more. Timed out after 40 ms, 274-330
+    lock requests of paid orders were shed in a 3x overload (527-1,394 after 10-20 ms) and
+    shed answers took 65-69 ms p99 at the client; untimed, with returns waiting 10 ms,
+    89-181 and 31-32 ms (docs/benchmarks.md, twelfth session).
 
     A caller who would wait in vain is turned away at once: from the mean time a slot is
     held (``release(held=...)``), the wait of the one behind everyone ahead of it in its
