@@ -41,7 +41,7 @@ from bench import private_postgres, report
 from bench.driver import Driver, sleep_until
 from bench.floor_app import CREATE, DSN_VARIABLE, TABLE
 from bench.resources import ResourceSampler
-from bench.server import ROOT, drop_database, free_port, fresh_database
+from bench.server import ROOT, drop_database, free_port, fresh_database, stop_process
 from bench.stats import Recorder
 
 RESULTS = ROOT / "bench" / "results"
@@ -137,13 +137,7 @@ class FloorServer:
         raise SystemExit(f"the floor server did not become ready; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 async def _one(
