@@ -517,7 +517,7 @@ def test_a_waiting_payment_is_never_refused_when_follow_ups_may_not_wait() -> No
 def test_on_the_loop_payments_wait_with_the_follow_ups_instead_of_running_over_the_limit() -> None:
     """On the event loop two requests never run at once, so "over the limit" only meant
     "sooner": a payment waits for a slot in the follow-ups' lane, in the order of arrival,
-    never shed (it outwaits the follow-ups' time), and new work is shed while it waits."""
+    never shed, and new work is shed while it waits."""
 
     async def scenario() -> None:
         app = BlockingApp()
@@ -736,7 +736,7 @@ def test_a_return_that_would_wait_in_vain_is_turned_away_at_once() -> None:
         await settle(behind_the_webhook.done)
         assert behind_the_webhook.result() is False, "2 x 2,800 s > 3,600 s"
 
-        # A follow-up waits its full time whatever the estimate: a begun journey.
+        # A follow-up waits for its turn whatever the estimate: a begun journey.
         follow_up = asyncio.create_task(limiter.acquire(Lane.FOLLOW_UP))
         await settle(lambda: limiter.waiting == 1)
         limiter.release()  # the webhook's slot, over the limit: nothing handed over

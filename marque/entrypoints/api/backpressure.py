@@ -1,10 +1,10 @@
 """Back-pressure: a server process works on a bounded number of requests at once.
 
 A plain ASGI middleware in front of the application. Up to ``max_in_flight`` requests run
-at once; a few more wait a short while for a slot, in lanes (``InFlightLimiter``: new work
-as many as there are slots for ``max_wait_seconds``, the next steps of begun journeys and
-returning requests up to eight per slot for longer), first come first served within a
-lane; every other request is answered at once with 503 problem+json ``overload.shed`` and
+at once; a few more wait for a slot, in lanes (``InFlightLimiter``: new work as many as
+there are slots for ``max_wait_seconds``, returning requests up to eight per slot for
+``ahead_wait_seconds``, the next steps of begun journeys up to eight per slot for their
+turn), first come first served within a lane; every other request is answered at once with 503 problem+json ``overload.shed`` and
 a ``Retry-After`` header. A shed request never reaches a route, so nothing is half-done:
 the client may retry it, with the same Idempotency-Key, after ``Retry-After`` seconds.
 
@@ -219,6 +219,11 @@ class InFlightLimiter:
             return False
         if wait is not None and self._would_wait_longer(lane, wait):
             return False
+        return await self._wait_in(queue, wait)
+
+    async def _wait_in(self, queue: deque[asyncio.Future[None]], wait: float | None) -> bool:
+        """Wait in ``queue`` for a slot handed over by ``release``, at most ``wait`` s (None:
+        for as long as it takes); True when one was."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
         try:
@@ -248,13 +253,7 @@ class InFlightLimiter:
         if self.in_flight < self.limit and not lane:
             self.in_flight += 1
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            self._give_up(lane, waiter)
-            raise
+        await self._wait_in(lane, None)
 
     def _would_wait_longer(self, lane: Lane, wait: float) -> bool:
         if self.mean_hold <= 0:
